@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is everything BirdCar reads from its environment.
+type config struct {
+	Port              int
+	DatabaseURL       string
+	DataDir           string
+	MessageBirdAPIKey string
+	MessageBirdURL    string
+	SigningKey        string
+	PublicURL         string
+	AdminUser         string
+	AdminPassword     string
+	APITokens         []string
+	DefaultCountry    string
+	GracePeriod       time.Duration
+	SendMaxAttempts   int
+}
+
+// configError names the variable that stopped start-up.
+type configError struct {
+	Name, Value, Want string
+}
+
+func (e *configError) Error() string {
+	return fmt.Sprintf("%s=%q is not valid: want %s", e.Name, e.Value, e.Want)
+}
+
+// loadConfig reads the process environment over an optional .env file
+// (the environment wins, so a deployment can override a checked-out .env).
+func loadConfig(environ []string, dotenvPath string) (config, error) {
+	vars, err := readDotenv(dotenvPath)
+	if err != nil {
+		return config{}, err
+	}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	get := func(name, def string) string {
+		if v, ok := vars[name]; ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+
+	cfg := config{
+		DatabaseURL:       get("DATABASE_URL", ""),
+		DataDir:           get("BIRDCAR_DATA_DIR", ".birdcar"),
+		MessageBirdAPIKey: get("MESSAGEBIRD_API_KEY", ""),
+		SigningKey:        get("MESSAGEBIRD_SIGNING_KEY", ""),
+		AdminUser:         get("ADMIN_USER", "admin"),
+		AdminPassword:     get("ADMIN_PASSWORD", ""),
+	}
+	if cfg.Port, err = intVar("PORT", get("PORT", "8080"), 1, 65535, "a port number from 1 to 65535"); err != nil {
+		return config{}, err
+	}
+	if cfg.SendMaxAttempts, err = intVar("SEND_MAX_ATTEMPTS", get("SEND_MAX_ATTEMPTS", "10"), 1, 100, "a whole number from 1 to 100"); err != nil {
+		return config{}, err
+	}
+	if cfg.MessageBirdURL, err = urlVar("MESSAGEBIRD_BASE_URL", get("MESSAGEBIRD_BASE_URL", "https://rest.messagebird.com")); err != nil {
+		return config{}, err
+	}
+	if cfg.PublicURL, err = urlVar("PUBLIC_URL", get("PUBLIC_URL", fmt.Sprintf("http://localhost:%d", cfg.Port))); err != nil {
+		return config{}, err
+	}
+	for _, tok := range strings.Split(get("API_TOKENS", ""), ",") {
+		if tok = strings.TrimSpace(tok); tok != "" {
+			if len(tok) < 16 {
+				return config{}, &configError{Name: "API_TOKENS", Value: "…", Want: "comma-separated tokens of at least 16 characters each"}
+			}
+			cfg.APITokens = append(cfg.APITokens, tok)
+		}
+	}
+	cfg.DefaultCountry = strings.ToUpper(get("DEFAULT_COUNTRY", "NL"))
+	if len(cfg.DefaultCountry) != 2 || strings.Trim(cfg.DefaultCountry, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return config{}, &configError{Name: "DEFAULT_COUNTRY", Value: cfg.DefaultCountry, Want: "a two-letter ISO country code such as NL"}
+	}
+	grace := get("RIDE_GRACE_PERIOD", "24h")
+	if cfg.GracePeriod, err = time.ParseDuration(grace); err != nil || cfg.GracePeriod < 0 {
+		return config{}, &configError{Name: "RIDE_GRACE_PERIOD", Value: grace, Want: "a duration such as 24h or 90m"}
+	}
+	return cfg, nil
+}
+
+func intVar(name, v string, lo, hi int, want string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, &configError{Name: name, Value: v, Want: want}
+	}
+	return n, nil
+}
+
+func urlVar(name, v string) (string, error) {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", &configError{Name: name, Value: v, Want: "an http:// or https:// URL"}
+	}
+	return strings.TrimRight(v, "/"), nil
+}
+
+// readDotenv parses KEY=VALUE lines; a missing file is no error.
+func readDotenv(path string) (map[string]string, error) {
+	vars := map[string]string{}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return vars, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			return nil, fmt.Errorf("%s line %d: want KEY=VALUE", path, n)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		vars[strings.TrimSpace(k)] = v
+	}
+	return vars, sc.Err()
+}

@@ -1,0 +1,165 @@
+// Command birdcar runs the BirdCar number-masking service: the dashboard,
+// the JSON API, MessageBird's webhooks and the workers that send SMS.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"birdcar/sql/localpg"
+	"birdcar/sql/migrations"
+	"birdcar/sql/sample"
+	"birdcar/web"
+)
+
+const usage = `usage: birdcar [serve|seed]
+  serve  run the dashboard, API, webhooks and workers (default)
+  seed   add the sample customers, drivers and numbers that are missing`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "birdcar:", err)
+		os.Exit(1)
+	}
+}
+
+// run is main without the process: arguments, environment and output are
+// passed in so tests can drive it.
+func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	if cmd != "serve" && cmd != "seed" {
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+	cfg, err := loadConfig(environ, ".env")
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stdout, nil))
+
+	var ln net.Listener
+	if cmd == "serve" {
+		// Listen before starting anything so a busy port fails fast.
+		if ln, err = net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port)); err != nil {
+			return fmt.Errorf("cannot listen on port %d (is another program using it? stop it or set PORT)", cfg.Port)
+		}
+		defer ln.Close()
+	}
+
+	pool, stopDB, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopDB()
+	defer pool.Close()
+
+	if err := migrations.Apply(ctx, pool); err != nil {
+		return fmt.Errorf("migrate the database: %w", err)
+	}
+	if cmd == "seed" {
+		if err := sample.Insert(ctx, pool); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "Sample customers, drivers and numbers are in place.")
+		return nil
+	}
+	if seeded, err := sample.IfEmpty(ctx, pool); err != nil {
+		return err
+	} else if seeded {
+		logger.Info("empty database: added sample customers, drivers and numbers")
+	}
+
+	srv := web.NewServer(ctx, &web.Server{
+		DB:      pool,
+		Logger:  logger,
+		Sandbox: cfg.MessageBirdAPIKey == "",
+	})
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "BirdCar is running: open http://localhost:%d (Ctrl-C to stop)\n", cfg.Port)
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	if err := srv.Shutdown(10 * time.Second); err != nil {
+		logger.Warn("HTTP shutdown", "err", err)
+	}
+	return nil
+}
+
+// openDatabase connects to DATABASE_URL, or to a private cluster it starts
+// when none is set. The returned stop function shuts that cluster down.
+func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*pgxpool.Pool, func(), error) {
+	url, stop := cfg.DatabaseURL, func() {}
+	if url == "" {
+		cluster, err := localpg.Start(ctx, localpg.Options{DataDir: cfg.DataDir, Logger: logger})
+		if err != nil {
+			return nil, nil, err
+		}
+		url = cluster.URL()
+		stop = func() {
+			if err := cluster.Stop(); err != nil {
+				logger.Error("stop PostgreSQL", "err", err)
+			}
+		}
+	}
+	pool, err := connect(ctx, url)
+	if err != nil {
+		stop()
+		if cfg.DatabaseURL != "" {
+			return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+		}
+		return nil, nil, err
+	}
+	return pool, stop, nil
+}
+
+// connect opens a pool and proves the server answers.
+func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The parser's message may echo the URL, password included.
+		return nil, errors.New("not a valid PostgreSQL URL (want postgres://user:password@host:5432/dbname)")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to PostgreSQL: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d: %w", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, rootCause(err))
+	}
+	return pool, nil
+}
+
+// rootCause keeps the innermost message of an error chain: the part a
+// person can act on ("connection refused", "password authentication failed").
+func rootCause(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}

@@ -1,0 +1,10 @@
+// Package static embeds the dashboard's assets (vendored htmx and the CSS)
+// so the binary serves them from wherever it runs.
+package static
+
+import "embed"
+
+// Files holds htmx.min.js (htmx 2.0.11) and birdcar.css.
+//
+//go:embed *.js *.css
+var Files embed.FS

@@ -1,0 +1,78 @@
+// Package web is BirdCar's HTTP surface: the admin dashboard, the JSON API
+// and MessageBird's webhooks, served by one Fiber app.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/jackc/pgx/v5"
+
+	"birdcar/sql/db"
+)
+
+// DB is what handlers need from the database: both *pgxpool.Pool and pgx.Tx
+// satisfy it, so a test can hand the server a transaction.
+type DB interface {
+	db.DBTX
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Server holds the dependencies every handler shares.
+type Server struct {
+	DB      DB
+	Logger  *slog.Logger
+	Sandbox bool // no MessageBird key: messages are recorded, not sent
+
+	app     *fiber.App
+	queries *db.Queries
+	// base is cancelled at shutdown; request contexts derive from it.
+	base context.Context
+}
+
+// NewServer builds the Fiber app and its routes. ctx bounds every request's
+// work: cancelling it aborts in-flight database calls at shutdown.
+func NewServer(ctx context.Context, s *Server) *Server {
+	s.base = ctx
+	s.queries = db.New(s.DB)
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	s.app = fiber.New(fiber.Config{
+		ErrorHandler:          s.handleError,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+	})
+	s.app.Use(recover.New(), requestid.New(), s.withUserContext)
+	s.registerStaticRoutes()
+	s.registerHealthRoutes()
+	s.registerDashboardRoutes()
+	s.app.Use(func(c *fiber.Ctx) error { return errNotFound })
+	return s
+}
+
+// App exposes the Fiber app, for tests (app.Test) and the listener.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests.
+func (s *Server) Shutdown(timeout time.Duration) error {
+	return s.app.ShutdownWithTimeout(timeout)
+}
+
+// withUserContext gives every handler a context that ends at shutdown.
+func (s *Server) withUserContext(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(s.base, 30*time.Second)
+	defer cancel()
+	c.SetUserContext(ctx)
+	return c.Next()
+}
