@@ -1,8 +1,10 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -15,9 +17,15 @@ type Error struct {
 	Status  int
 	Code    string // stable, for API clients
 	Message string
+	Field   string // the input at fault, when there is one
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// invalid reports bad input in one field (HTTP 422).
+func invalid(field, message string) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid_" + field, Message: message, Field: field}
+}
 
 var errNotFound = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "There is nothing at this address."}
 
@@ -36,6 +44,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			"request_id", c.Locals("requestid"), "method", c.Method(), "path", c.Path(), "err", err)
 		pub = &Error{Status: http.StatusInternalServerError, Code: "internal",
 			Message: "Something went wrong on our side. It has been logged; please try again."}
+	}
+	if strings.HasPrefix(c.Path(), "/api/") {
+		return writeProblem(c, pub)
 	}
 	props := components.ErrorProps{Status: pub.Status, Message: pub.Message}
 	if isHTMX(c) {
@@ -61,4 +72,26 @@ func codeForStatus(status int) string {
 		return "internal"
 	}
 	return "bad_request"
+}
+
+// problem is an RFC 9457 problem document with BirdCar's stable code.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+	Field  string `json:"field,omitempty"`
+}
+
+func writeProblem(c *fiber.Ctx, e *Error) error {
+	body, err := json.Marshal(problem{
+		Type: "about:blank", Title: http.StatusText(e.Status), Status: e.Status,
+		Detail: e.Message, Code: e.Code, Field: e.Field,
+	})
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/problem+json")
+	return c.Status(e.Status).Send(body)
 }

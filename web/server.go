@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"birdcar/sql/db"
 )
@@ -28,6 +29,18 @@ type Server struct {
 	DB      DB
 	Logger  *slog.Logger
 	Sandbox bool // no MessageBird key: messages are recorded, not sent
+	// Jobs enqueues sends in the transactions that write messages.
+	Jobs *river.Client[pgx.Tx]
+	// DefaultCountry (ISO code) reads national numbers and breaks ties in assignment.
+	DefaultCountry string
+	// GracePeriod is how long an ended ride's number keeps routing.
+	GracePeriod time.Duration
+	// APITokens are the bearer tokens the JSON API accepts; none turns it off.
+	APITokens []string
+	// Now is the clock (tests control it); nil means time.Now.
+	Now func() time.Time
+	// Location is the time zone of texts and pages; nil means time.Local.
+	Location *time.Location
 
 	app     *fiber.App
 	queries *db.Queries
@@ -53,6 +66,7 @@ func NewServer(ctx context.Context, s *Server) *Server {
 	s.app.Use(recover.New(), requestid.New(), s.withUserContext)
 	s.registerStaticRoutes()
 	s.registerHealthRoutes()
+	s.registerAPIRoutes()
 	s.registerDashboardRoutes()
 	s.app.Use(func(c *fiber.Ctx) error { return errNotFound })
 	return s

@@ -10,6 +10,13 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type ApiIdempotency struct {
+	Key       string
+	Status    int32
+	Body      []byte
+	CreatedAt time.Time
+}
+
 type Customer struct {
 	ID        int64
 	Name      string
@@ -22,6 +29,24 @@ type Driver struct {
 	Name      string
 	Phone     string
 	CreatedAt time.Time
+}
+
+type Message struct {
+	ID         int64
+	RideID     *int64
+	Direction  string
+	Kind       string
+	Originator string
+	Recipient  string
+	Body       string
+	Status     string
+	ProviderID *string
+	ForwardOf  *int64
+	Attempts   int32
+	LastError  *string
+	ReportedAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 type ProxyNumber struct {

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const proxyNumberCreate = `-- name: ProxyNumberCreate :one
@@ -46,6 +47,24 @@ func (q *Queries) ProxyNumberCreateIfMissing(ctx context.Context, arg ProxyNumbe
 	return err
 }
 
+const proxyNumberGetByNumber = `-- name: ProxyNumberGetByNumber :one
+SELECT id, number, country, enabled, last_assigned_at, created_at FROM proxy_numbers WHERE number = $1
+`
+
+func (q *Queries) ProxyNumberGetByNumber(ctx context.Context, number string) (ProxyNumber, error) {
+	row := q.db.QueryRow(ctx, proxyNumberGetByNumber, number)
+	var i ProxyNumber
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Country,
+		&i.Enabled,
+		&i.LastAssignedAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const proxyNumberList = `-- name: ProxyNumberList :many
 SELECT id, number, country, enabled, last_assigned_at, created_at FROM proxy_numbers ORDER BY number
 `
@@ -75,4 +94,136 @@ func (q *Queries) ProxyNumberList(ctx context.Context) ([]ProxyNumber, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const proxyNumberMarkAssigned = `-- name: ProxyNumberMarkAssigned :exec
+UPDATE proxy_numbers SET last_assigned_at = $2 WHERE id = $1
+`
+
+type ProxyNumberMarkAssignedParams struct {
+	ID             int64
+	LastAssignedAt *time.Time
+}
+
+func (q *Queries) ProxyNumberMarkAssigned(ctx context.Context, arg ProxyNumberMarkAssignedParams) error {
+	_, err := q.db.Exec(ctx, proxyNumberMarkAssigned, arg.ID, arg.LastAssignedAt)
+	return err
+}
+
+const proxyNumberPickAny = `-- name: ProxyNumberPickAny :one
+SELECT p.id, p.number, p.country, p.enabled, p.last_assigned_at, p.created_at FROM proxy_numbers p
+WHERE p.enabled
+  AND NOT EXISTS (
+    SELECT 1 FROM routes r
+    WHERE r.proxy_number_id = p.id
+      AND r.caller_phone IN ($1::text, $2::text)
+      AND r.valid && tstzrange($3::timestamptz, NULL))
+ORDER BY p.last_assigned_at NULLS FIRST, p.id
+LIMIT 1
+FOR UPDATE SKIP LOCKED
+`
+
+type ProxyNumberPickAnyParams struct {
+	CustomerPhone string
+	DriverPhone   string
+	Now           time.Time
+}
+
+// As ProxyNumberPickInCountry, in any country.
+func (q *Queries) ProxyNumberPickAny(ctx context.Context, arg ProxyNumberPickAnyParams) (ProxyNumber, error) {
+	row := q.db.QueryRow(ctx, proxyNumberPickAny, arg.CustomerPhone, arg.DriverPhone, arg.Now)
+	var i ProxyNumber
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Country,
+		&i.Enabled,
+		&i.LastAssignedAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const proxyNumberPickInCountry = `-- name: ProxyNumberPickInCountry :one
+SELECT p.id, p.number, p.country, p.enabled, p.last_assigned_at, p.created_at FROM proxy_numbers p
+WHERE p.enabled AND p.country = $1
+  AND NOT EXISTS (
+    SELECT 1 FROM routes r
+    WHERE r.proxy_number_id = p.id
+      AND r.caller_phone IN ($2::text, $3::text)
+      AND r.valid && tstzrange($4::timestamptz, NULL))
+ORDER BY p.last_assigned_at NULLS FIRST, p.id
+LIMIT 1
+FOR UPDATE SKIP LOCKED
+`
+
+type ProxyNumberPickInCountryParams struct {
+	Country       string
+	CustomerPhone string
+	DriverPhone   string
+	Now           time.Time
+}
+
+// The least recently assigned enabled number of a country with no route
+// valid now or later for either party. SKIP LOCKED spreads concurrent
+// creations over the pool instead of queueing them on one row.
+func (q *Queries) ProxyNumberPickInCountry(ctx context.Context, arg ProxyNumberPickInCountryParams) (ProxyNumber, error) {
+	row := q.db.QueryRow(ctx, proxyNumberPickInCountry,
+		arg.Country,
+		arg.CustomerPhone,
+		arg.DriverPhone,
+		arg.Now,
+	)
+	var i ProxyNumber
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Country,
+		&i.Enabled,
+		&i.LastAssignedAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const proxyNumberPickWaiting = `-- name: ProxyNumberPickWaiting :one
+SELECT p.id, p.number, p.country, p.enabled, p.last_assigned_at, p.created_at FROM proxy_numbers p
+WHERE p.enabled
+  AND NOT EXISTS (
+    SELECT 1 FROM routes r
+    WHERE r.proxy_number_id = p.id
+      AND r.caller_phone IN ($1::text, $2::text)
+      AND r.valid && tstzrange($3::timestamptz, NULL))
+ORDER BY p.country = $4 DESC, p.last_assigned_at NULLS FIRST, p.id
+LIMIT 1
+FOR UPDATE
+`
+
+type ProxyNumberPickWaitingParams struct {
+	CustomerPhone string
+	DriverPhone   string
+	Now           time.Time
+	Country       string
+}
+
+// The fallback when every free number was locked by a concurrent creation:
+// wait for one instead of skipping it. Its outcome is rechecked by the
+// routing constraint.
+func (q *Queries) ProxyNumberPickWaiting(ctx context.Context, arg ProxyNumberPickWaitingParams) (ProxyNumber, error) {
+	row := q.db.QueryRow(ctx, proxyNumberPickWaiting,
+		arg.CustomerPhone,
+		arg.DriverPhone,
+		arg.Now,
+		arg.Country,
+	)
+	var i ProxyNumber
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Country,
+		&i.Enabled,
+		&i.LastAssignedAt,
+		&i.CreatedAt,
+	)
+	return i, err
 }

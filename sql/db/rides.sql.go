@@ -10,6 +10,201 @@ import (
 	"time"
 )
 
+const rideCreate = `-- name: RideCreate :one
+INSERT INTO rides (customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at
+`
+
+type RideCreateParams struct {
+	CustomerID    int64
+	DriverID      int64
+	ProxyNumberID int64
+	StartAddress  string
+	Destination   string
+	PickupAt      time.Time
+	CreatedAt     time.Time
+}
+
+func (q *Queries) RideCreate(ctx context.Context, arg RideCreateParams) (Ride, error) {
+	row := q.db.QueryRow(ctx, rideCreate,
+		arg.CustomerID,
+		arg.DriverID,
+		arg.ProxyNumberID,
+		arg.StartAddress,
+		arg.Destination,
+		arg.PickupAt,
+		arg.CreatedAt,
+	)
+	var i Ride
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.DriverID,
+		&i.ProxyNumberID,
+		&i.StartAddress,
+		&i.Destination,
+		&i.PickupAt,
+		&i.Status,
+		&i.CreatedAt,
+		&i.EndedAt,
+		&i.ExpiresAt,
+	)
+	return i, err
+}
+
+const rideEnd = `-- name: RideEnd :one
+WITH ended AS (
+    UPDATE rides SET status = $1, ended_at = $2::timestamptz, expires_at = $3::timestamptz
+    WHERE rides.id = $4 AND rides.status = 'active'
+    RETURNING id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at
+), cut AS (
+    UPDATE routes SET valid = tstzrange(lower(valid), greatest(lower(valid), ended.expires_at))
+    FROM ended WHERE routes.ride_id = ended.id
+)
+SELECT id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at FROM ended
+`
+
+type RideEndParams struct {
+	Status    string
+	Now       time.Time
+	ExpiresAt time.Time
+	ID        int64
+}
+
+type RideEndRow struct {
+	ID            int64
+	CustomerID    int64
+	DriverID      int64
+	ProxyNumberID int64
+	StartAddress  string
+	Destination   string
+	PickupAt      time.Time
+	Status        string
+	CreatedAt     time.Time
+	EndedAt       *time.Time
+	ExpiresAt     *time.Time
+}
+
+// Ends an active ride and cuts its routes off at expires_at (the grace
+// period); ending it again changes nothing and returns no row.
+func (q *Queries) RideEnd(ctx context.Context, arg RideEndParams) (RideEndRow, error) {
+	row := q.db.QueryRow(ctx, rideEnd,
+		arg.Status,
+		arg.Now,
+		arg.ExpiresAt,
+		arg.ID,
+	)
+	var i RideEndRow
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.DriverID,
+		&i.ProxyNumberID,
+		&i.StartAddress,
+		&i.Destination,
+		&i.PickupAt,
+		&i.Status,
+		&i.CreatedAt,
+		&i.EndedAt,
+		&i.ExpiresAt,
+	)
+	return i, err
+}
+
+const rideEndStale = `-- name: RideEndStale :many
+WITH ended AS (
+    UPDATE rides SET status = 'completed', ended_at = $1::timestamptz, expires_at = $2::timestamptz
+    WHERE id IN (SELECT id FROM rides WHERE status = 'active' AND pickup_at < $3::timestamptz ORDER BY id LIMIT 1000)
+    RETURNING id, expires_at
+), cut AS (
+    UPDATE routes SET valid = tstzrange(lower(valid), greatest(lower(valid), ended.expires_at))
+    FROM ended WHERE routes.ride_id = ended.id
+)
+SELECT id FROM ended
+`
+
+type RideEndStaleParams struct {
+	Now          time.Time
+	ExpiresAt    time.Time
+	PickupBefore time.Time
+}
+
+// Completes active rides whose pickup is long past (the platform forgot to
+// end them), so their numbers return to the pool after the grace period.
+func (q *Queries) RideEndStale(ctx context.Context, arg RideEndStaleParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, rideEndStale, arg.Now, arg.ExpiresAt, arg.PickupBefore)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const rideGet = `-- name: RideGet :one
+SELECT r.id, r.customer_id, r.driver_id, r.proxy_number_id, r.start_address, r.destination, r.pickup_at, r.status, r.created_at, r.ended_at, r.expires_at, c.name AS customer_name, c.phone AS customer_phone,
+       d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
+FROM rides r
+JOIN customers c ON c.id = r.customer_id
+JOIN drivers d ON d.id = r.driver_id
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE r.id = $1
+`
+
+type RideGetRow struct {
+	ID            int64
+	CustomerID    int64
+	DriverID      int64
+	ProxyNumberID int64
+	StartAddress  string
+	Destination   string
+	PickupAt      time.Time
+	Status        string
+	CreatedAt     time.Time
+	EndedAt       *time.Time
+	ExpiresAt     *time.Time
+	CustomerName  string
+	CustomerPhone string
+	DriverName    string
+	DriverPhone   string
+	ProxyNumber   string
+}
+
+func (q *Queries) RideGet(ctx context.Context, id int64) (RideGetRow, error) {
+	row := q.db.QueryRow(ctx, rideGet, id)
+	var i RideGetRow
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.DriverID,
+		&i.ProxyNumberID,
+		&i.StartAddress,
+		&i.Destination,
+		&i.PickupAt,
+		&i.Status,
+		&i.CreatedAt,
+		&i.EndedAt,
+		&i.ExpiresAt,
+		&i.CustomerName,
+		&i.CustomerPhone,
+		&i.DriverName,
+		&i.DriverPhone,
+		&i.ProxyNumber,
+	)
+	return i, err
+}
+
 const rideListRecent = `-- name: RideListRecent :many
 SELECT r.id, r.customer_id, r.driver_id, r.proxy_number_id, r.start_address, r.destination, r.pickup_at, r.status, r.created_at, r.ended_at, r.expires_at, c.name AS customer_name, c.phone AS customer_phone,
        d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number

@@ -63,7 +63,8 @@ CREATE TABLE routes (
     proxy_number_id bigint NOT NULL REFERENCES proxy_numbers (id) ON DELETE RESTRICT,
     caller_phone    e164 NOT NULL,
     callee_phone    e164 NOT NULL CHECK (callee_phone <> caller_phone),
-    valid           tstzrange NOT NULL CHECK (NOT isempty(valid) AND NOT lower_inf(valid)),
+    -- Empty when a ride ends at once with no grace period.
+    valid           tstzrange NOT NULL CHECK (isempty(valid) OR NOT lower_inf(valid)),
     UNIQUE (ride_id, caller_phone),
     -- The routing invariant: for one proxy number and one caller, at most
     -- one route is valid at any instant.

@@ -6,3 +6,52 @@ INSERT INTO proxy_numbers (number, country) VALUES ($1, $2) RETURNING *;
 
 -- name: ProxyNumberCreateIfMissing :exec
 INSERT INTO proxy_numbers (number, country) VALUES ($1, $2) ON CONFLICT (number) DO NOTHING;
+
+-- name: ProxyNumberPickInCountry :one
+-- The least recently assigned enabled number of a country with no route
+-- valid now or later for either party. SKIP LOCKED spreads concurrent
+-- creations over the pool instead of queueing them on one row.
+SELECT p.* FROM proxy_numbers p
+WHERE p.enabled AND p.country = @country
+  AND NOT EXISTS (
+    SELECT 1 FROM routes r
+    WHERE r.proxy_number_id = p.id
+      AND r.caller_phone IN (@customer_phone::text, @driver_phone::text)
+      AND r.valid && tstzrange(@now::timestamptz, NULL))
+ORDER BY p.last_assigned_at NULLS FIRST, p.id
+LIMIT 1
+FOR UPDATE SKIP LOCKED;
+
+-- name: ProxyNumberPickAny :one
+-- As ProxyNumberPickInCountry, in any country.
+SELECT p.* FROM proxy_numbers p
+WHERE p.enabled
+  AND NOT EXISTS (
+    SELECT 1 FROM routes r
+    WHERE r.proxy_number_id = p.id
+      AND r.caller_phone IN (@customer_phone::text, @driver_phone::text)
+      AND r.valid && tstzrange(@now::timestamptz, NULL))
+ORDER BY p.last_assigned_at NULLS FIRST, p.id
+LIMIT 1
+FOR UPDATE SKIP LOCKED;
+
+-- name: ProxyNumberPickWaiting :one
+-- The fallback when every free number was locked by a concurrent creation:
+-- wait for one instead of skipping it. Its outcome is rechecked by the
+-- routing constraint.
+SELECT p.* FROM proxy_numbers p
+WHERE p.enabled
+  AND NOT EXISTS (
+    SELECT 1 FROM routes r
+    WHERE r.proxy_number_id = p.id
+      AND r.caller_phone IN (@customer_phone::text, @driver_phone::text)
+      AND r.valid && tstzrange(@now::timestamptz, NULL))
+ORDER BY p.country = @country DESC, p.last_assigned_at NULLS FIRST, p.id
+LIMIT 1
+FOR UPDATE;
+
+-- name: ProxyNumberMarkAssigned :exec
+UPDATE proxy_numbers SET last_assigned_at = $2 WHERE id = $1;
+
+-- name: ProxyNumberGetByNumber :one
+SELECT * FROM proxy_numbers WHERE number = $1;

@@ -7,3 +7,43 @@ JOIN drivers d ON d.id = r.driver_id
 JOIN proxy_numbers p ON p.id = r.proxy_number_id
 ORDER BY r.created_at DESC, r.id DESC
 LIMIT $1;
+
+-- name: RideCreate :one
+INSERT INTO rides (customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING *;
+
+-- name: RideGet :one
+SELECT r.*, c.name AS customer_name, c.phone AS customer_phone,
+       d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
+FROM rides r
+JOIN customers c ON c.id = r.customer_id
+JOIN drivers d ON d.id = r.driver_id
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE r.id = $1;
+
+-- name: RideEnd :one
+-- Ends an active ride and cuts its routes off at expires_at (the grace
+-- period); ending it again changes nothing and returns no row.
+WITH ended AS (
+    UPDATE rides SET status = @status, ended_at = @now::timestamptz, expires_at = @expires_at::timestamptz
+    WHERE rides.id = @id AND rides.status = 'active'
+    RETURNING *
+), cut AS (
+    UPDATE routes SET valid = tstzrange(lower(valid), greatest(lower(valid), ended.expires_at))
+    FROM ended WHERE routes.ride_id = ended.id
+)
+SELECT * FROM ended;
+
+-- name: RideEndStale :many
+-- Completes active rides whose pickup is long past (the platform forgot to
+-- end them), so their numbers return to the pool after the grace period.
+WITH ended AS (
+    UPDATE rides SET status = 'completed', ended_at = @now::timestamptz, expires_at = @expires_at::timestamptz
+    WHERE id IN (SELECT id FROM rides WHERE status = 'active' AND pickup_at < @pickup_before::timestamptz ORDER BY id LIMIT 1000)
+    RETURNING id, expires_at
+), cut AS (
+    UPDATE routes SET valid = tstzrange(lower(valid), greatest(lower(valid), ended.expires_at))
+    FROM ended WHERE routes.ride_id = ended.id
+)
+SELECT id FROM ended;

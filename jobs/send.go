@@ -1,0 +1,82 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"birdcar/sql/db"
+)
+
+// SendArgs asks a worker to send one outbound message row.
+type SendArgs struct {
+	MessageID int64 `json:"message_id"`
+}
+
+// Kind names the job in River's tables.
+func (SendArgs) Kind() string { return "send_sms" }
+
+// SendWorker hands queued messages to the Sender and records the outcome on
+// the message row, which is what operators and the API see.
+type SendWorker struct {
+	river.WorkerDefaults[SendArgs]
+	DB     db.DBTX
+	Sender Sender
+}
+
+// Work sends the message once. A transient failure returns the error so
+// River retries with backoff; a permanent one cancels the job at once.
+func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
+	q := db.New(w.DB)
+	msg, err := q.MessageStartSending(ctx, job.Args.MessageID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // finished, or MessageBird already accepted it: never send twice
+	}
+	if err != nil {
+		return fmt.Errorf("claim message %d: %w", job.Args.MessageID, err)
+	}
+	res, err := w.Sender.Send(ctx, OutboundSMS{
+		Reference:  strconv.FormatInt(msg.ID, 10),
+		Originator: msg.Originator,
+		Recipient:  msg.Recipient,
+		Body:       msg.Body,
+	})
+	if err == nil {
+		// Stored before anything else, so a retry after this sees it and skips.
+		if err := q.MessageMarkSent(ctx, db.MessageMarkSentParams{ID: msg.ID, ProviderID: &res.ProviderID}); err != nil {
+			return fmt.Errorf("record acceptance of message %d: %w", msg.ID, err)
+		}
+		return nil
+	}
+	reason := failureReason(err)
+	switch {
+	case IsPermanent(err):
+		if dbErr := q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: msg.ID, LastError: &reason}); dbErr != nil {
+			return fmt.Errorf("record failure of message %d: %w", msg.ID, dbErr)
+		}
+		return river.JobCancel(err)
+	case job.Attempt >= job.MaxAttempts:
+		reason = fmt.Sprintf("gave up after %d attempts: %s", job.Attempt, reason)
+		if dbErr := q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: msg.ID, LastError: &reason}); dbErr != nil {
+			return fmt.Errorf("record failure of message %d: %w", msg.ID, dbErr)
+		}
+	default:
+		if dbErr := q.MessageMarkRetrying(ctx, db.MessageMarkRetryingParams{ID: msg.ID, LastError: &reason}); dbErr != nil {
+			return fmt.Errorf("record retry of message %d: %w", msg.ID, dbErr)
+		}
+	}
+	return err
+}
+
+// failureReason is the part of a send error an operator may read.
+func failureReason(err error) string {
+	var se *SendError
+	if errors.As(err, &se) {
+		return se.Reason
+	}
+	return "unexpected error while sending"
+}
