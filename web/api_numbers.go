@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 
 	"birdcar/sql/db"
 	"birdcar/web/phone"
@@ -56,7 +57,11 @@ func (s *Server) handleAPINumberCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	n, err := db.New(s.DB).ProxyNumberCreate(c.UserContext(), params)
+	var n db.ProxyNumber
+	err = pgx.BeginFunc(c.UserContext(), s.DB, func(tx pgx.Tx) (err error) {
+		n, err = db.New(tx).ProxyNumberCreate(c.UserContext(), params)
+		return err
+	})
 	if isUniqueViolation(err) {
 		return &Error{Status: http.StatusConflict, Code: "duplicate_number", Field: "number",
 			Message: fmt.Sprintf("%s is already in the pool.", params.Number)}

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 
 	"birdcar/sql/db"
 	"birdcar/web/phone"
@@ -51,17 +52,19 @@ func (s *Server) handleAPIPersonCreate(role string) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		q := db.New(s.DB)
 		var out personJSON
-		if role == "customer" {
-			var p db.Customer
-			p, err = q.CustomerCreate(c.UserContext(), db.CustomerCreateParams{Name: name, Phone: e164})
+		// In a transaction of its own, so a refused duplicate spoils nothing around it.
+		err = pgx.BeginFunc(c.UserContext(), s.DB, func(tx pgx.Tx) error {
+			q := db.New(tx)
+			if role == "customer" {
+				p, err := q.CustomerCreate(c.UserContext(), db.CustomerCreateParams{Name: name, Phone: e164})
+				out = personJSON{p.ID, p.Name, p.Phone}
+				return err
+			}
+			p, err := q.DriverCreate(c.UserContext(), db.DriverCreateParams{Name: name, Phone: e164})
 			out = personJSON{p.ID, p.Name, p.Phone}
-		} else {
-			var p db.Driver
-			p, err = q.DriverCreate(c.UserContext(), db.DriverCreateParams{Name: name, Phone: e164})
-			out = personJSON{p.ID, p.Name, p.Phone}
-		}
+			return err
+		})
 		if isUniqueViolation(err) {
 			return &Error{Status: http.StatusConflict, Code: "duplicate_phone", Field: "phone",
 				Message: fmt.Sprintf("A %s with the phone number %s already exists.", role, e164)}

@@ -25,6 +25,7 @@ type config struct {
 	APITokens         []string
 	DefaultCountry    string
 	GracePeriod       time.Duration
+	AutoEndAfter      time.Duration
 	SendMaxAttempts   int
 }
 
@@ -88,11 +89,21 @@ func loadConfig(environ []string, dotenvPath string) (config, error) {
 	if len(cfg.DefaultCountry) != 2 || strings.Trim(cfg.DefaultCountry, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
 		return config{}, &configError{Name: "DEFAULT_COUNTRY", Value: cfg.DefaultCountry, Want: "a two-letter ISO country code such as NL"}
 	}
-	grace := get("RIDE_GRACE_PERIOD", "24h")
-	if cfg.GracePeriod, err = time.ParseDuration(grace); err != nil || cfg.GracePeriod < 0 {
-		return config{}, &configError{Name: "RIDE_GRACE_PERIOD", Value: grace, Want: "a duration such as 24h or 90m"}
+	if cfg.GracePeriod, err = durationVar("RIDE_GRACE_PERIOD", get("RIDE_GRACE_PERIOD", "24h")); err != nil {
+		return config{}, err
+	}
+	if cfg.AutoEndAfter, err = durationVar("RIDE_AUTO_END_AFTER", get("RIDE_AUTO_END_AFTER", "12h")); err != nil {
+		return config{}, err
 	}
 	return cfg, nil
+}
+
+func durationVar(name, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, &configError{Name: name, Value: v, Want: "a duration such as 24h or 90m"}
+	}
+	return d, nil
 }
 
 func intVar(name, v string, lo, hi int, want string) (int, error) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"birdcar/jobs"
 	"birdcar/sql/localpg"
 	"birdcar/sql/migrations"
 	"birdcar/sql/sample"
@@ -84,10 +85,32 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		logger.Info("empty database: added sample customers, drivers and numbers")
 	}
 
+	sender, err := newSender(cfg, logger)
+	if err != nil {
+		return err
+	}
+	workers, err := jobs.NewClient(jobs.Config{
+		Pool: pool, Sender: sender, Logger: logger,
+		MaxAttempts: cfg.SendMaxAttempts, GracePeriod: cfg.GracePeriod, AutoEndAfter: cfg.AutoEndAfter,
+	})
+	if err != nil {
+		return err
+	}
+	if err := workers.Start(ctx); err != nil {
+		return fmt.Errorf("start workers: %w", err)
+	}
+	if len(cfg.APITokens) == 0 {
+		logger.Info("JSON API is off: set API_TOKENS to enable it")
+	}
+
 	srv := web.NewServer(ctx, &web.Server{
-		DB:      pool,
-		Logger:  logger,
-		Sandbox: cfg.MessageBirdAPIKey == "",
+		DB:             pool,
+		Logger:         logger,
+		Sandbox:        cfg.MessageBirdAPIKey == "",
+		Jobs:           workers,
+		DefaultCountry: cfg.DefaultCountry,
+		GracePeriod:    cfg.GracePeriod,
+		APITokens:      cfg.APITokens,
 	})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -102,7 +125,24 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if err := srv.Shutdown(10 * time.Second); err != nil {
 		logger.Warn("HTTP shutdown", "err", err)
 	}
+	// Running sends finish; unfinished jobs stay in the database for the next start.
+	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := workers.Stop(stopCtx); err != nil {
+		logger.Warn("stop workers", "err", err)
+	}
 	return nil
+}
+
+// newSender is MessageBird when a key is set, the sandbox otherwise.
+func newSender(cfg config, logger *slog.Logger) (jobs.Sender, error) {
+	if cfg.MessageBirdAPIKey == "" {
+		logger.Info("no MESSAGEBIRD_API_KEY: sandbox sender, messages are recorded but not sent")
+		return jobs.SandboxSender{}, nil
+	}
+	return jobs.NewMessageBirdSender(jobs.MessageBirdConfig{
+		APIKey: cfg.MessageBirdAPIKey, BaseURL: cfg.MessageBirdURL, ReportURL: cfg.PublicURL + "/webhook-status",
+	})
 }
 
 // openDatabase connects to DATABASE_URL, or to a private cluster it starts

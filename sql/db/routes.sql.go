@@ -33,3 +33,36 @@ func (q *Queries) RouteCreate(ctx context.Context, arg RouteCreateParams) error 
 	)
 	return err
 }
+
+const routeFind = `-- name: RouteFind :one
+SELECT r.ride_id, r.callee_phone, p.id AS proxy_number_id, p.number AS proxy_number
+FROM routes r
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE p.number = $1 AND r.caller_phone = $2 AND r.valid @> $3::timestamptz
+`
+
+type RouteFindParams struct {
+	ProxyNumber string
+	CallerPhone string
+	Now         time.Time
+}
+
+type RouteFindRow struct {
+	RideID        int64
+	CalleePhone   string
+	ProxyNumberID int64
+	ProxyNumber   string
+}
+
+// The route valid at @now for a caller dialling or texting a proxy number.
+func (q *Queries) RouteFind(ctx context.Context, arg RouteFindParams) (RouteFindRow, error) {
+	row := q.db.QueryRow(ctx, routeFind, arg.ProxyNumber, arg.CallerPhone, arg.Now)
+	var i RouteFindRow
+	err := row.Scan(
+		&i.RideID,
+		&i.CalleePhone,
+		&i.ProxyNumberID,
+		&i.ProxyNumber,
+	)
+	return i, err
+}

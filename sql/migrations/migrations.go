@@ -69,45 +69,58 @@ func Latest() int {
 	return ms[len(ms)-1].Version
 }
 
-// Apply brings River's tables and BirdCar's schema up to date in one
-// transaction, under an advisory lock. It is safe to call from several
-// processes at once and again on an up-to-date database.
+// Apply brings River's tables and BirdCar's schema up to date under a
+// session advisory lock, so it is safe to call from several processes at
+// once and again on an up-to-date database. River's migrations cannot share
+// one transaction (one adds an enum value a later one uses), so River runs
+// its own, and each BirdCar migration gets a transaction of its own.
 func Apply(ctx context.Context, pool *pgxpool.Pool) error {
 	ms, err := All()
 	if err != nil {
 		return err
 	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect for migrations: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
+		return fmt.Errorf("take migration lock: %w", err)
+	}
+	defer func() {
+		// A connection that lost the unlock is closed, which frees the lock.
+		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+
 	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
 	if err != nil {
 		return fmt.Errorf("river migrator: %w", err)
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey); err != nil {
-			return fmt.Errorf("take migration lock: %w", err)
-		}
-		if _, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
-			return fmt.Errorf("river migrations: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS birdcar_migrations (
-			version    integer PRIMARY KEY,
-			name       text NOT NULL,
-			applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-			return fmt.Errorf("create migrations table: %w", err)
-		}
-		for _, m := range ms {
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS birdcar_migrations (
+		version    integer PRIMARY KEY,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	for _, m := range ms {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			tag, err := tx.Exec(ctx, "INSERT INTO birdcar_migrations (version, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", m.Version, m.Name)
-			if err != nil {
-				return fmt.Errorf("record migration %s: %w", m.Name, err)
+			if err != nil || tag.RowsAffected() == 0 {
+				return err // applied before
 			}
-			if tag.RowsAffected() == 0 {
-				continue // applied before
-			}
-			if _, err := tx.Exec(ctx, m.SQL); err != nil {
-				return fmt.Errorf("apply migration %s: %w", m.Name, err)
-			}
+			_, err = tx.Exec(ctx, m.SQL)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("apply migration %s: %w", m.Name, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // Current reports the newest BirdCar migration applied to the database, or 0.

@@ -1,0 +1,202 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+type problemBody struct {
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+	Field  string `json:"field"`
+}
+
+func TestAPI_RideLifecycle(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+
+	var cust, drv personJSON
+	if r := b.api(t, "POST", "/api/v1/customers", map[string]string{"name": "Caitlin", "phone": "06 1111 1111"}, &cust); r.StatusCode != 201 {
+		t.Fatalf("create customer: %d", r.StatusCode)
+	}
+	if cust.Phone != "+31611111111" {
+		t.Errorf("customer phone = %q, want E.164 +31611111111", cust.Phone)
+	}
+	if r := b.api(t, "POST", "/api/v1/drivers", map[string]string{"name": "Dave", "phone": "+31 6 2222 2222"}, &drv); r.StatusCode != 201 {
+		t.Fatalf("create driver: %d", r.StatusCode)
+	}
+	var num numberJSON
+	if r := b.api(t, "POST", "/api/v1/numbers", map[string]string{"number": "3197000000001"}, &num); r.StatusCode != 201 {
+		t.Fatalf("create number: %d", r.StatusCode)
+	}
+	if num.Country != "NL" || !num.Enabled {
+		t.Errorf("number = %+v, want country NL (derived) and enabled", num)
+	}
+
+	var ride rideJSON
+	r := b.api(t, "POST", "/api/v1/rides", map[string]any{
+		"customer_id": cust.ID, "driver_id": drv.ID, "start": "Dam 1, Amsterdam",
+		"destination": "Schiphol", "pickup_at": "2026-05-01T14:30:00+02:00",
+	}, &ride)
+	if r.StatusCode != 201 {
+		t.Fatalf("create ride: %d", r.StatusCode)
+	}
+	if ride.Status != "active" || ride.ProxyNumber != "+3197000000001" || ride.CustomerID != cust.ID || ride.DriverID != drv.ID {
+		t.Errorf("ride = %+v", ride)
+	}
+
+	var msgs struct{ Messages []messageJSON }
+	b.api(t, "GET", "/api/v1/rides/"+itoa(ride.ID)+"/messages", nil, &msgs)
+	if len(msgs.Messages) != 2 {
+		t.Fatalf("messages = %d, want the two notifications", len(msgs.Messages))
+	}
+	toCustomer, toDriver := msgs.Messages[0], msgs.Messages[1]
+	if toCustomer.To != cust.Phone || toCustomer.From != ride.ProxyNumber || toCustomer.Status != "queued" ||
+		toCustomer.Body != "Dave will pick you up at 12:30 on Fri 1 May. Reply to this message or call this number to contact the driver." {
+		t.Errorf("customer notification = %+v", toCustomer)
+	}
+	if toDriver.To != drv.Phone || toDriver.From != ride.ProxyNumber || !strings.Contains(toDriver.Body, "Caitlin") {
+		t.Errorf("driver notification = %+v", toDriver)
+	}
+	var jobs int
+	if err := b.srv.DB.QueryRow(t.Context(), "SELECT count(*) FROM river_job WHERE kind = 'send_sms'").Scan(&jobs); err != nil || jobs != 2 {
+		t.Errorf("send jobs enqueued = %d, %v; want 2", jobs, err)
+	}
+
+	var got rideJSON
+	if r := b.api(t, "GET", "/api/v1/rides/"+itoa(ride.ID), nil, &got); r.StatusCode != 200 || got.ID != ride.ID {
+		t.Errorf("get ride: %d %+v", r.StatusCode, got)
+	}
+	var ended rideJSON
+	b.api(t, "POST", "/api/v1/rides/"+itoa(ride.ID)+"/end", nil, &ended)
+	if ended.Status != "completed" || ended.EndedAt == nil || ended.ExpiresAt == nil || !ended.ExpiresAt.Equal(ended.EndedAt.Add(24*time.Hour)) {
+		t.Errorf("ended ride = %+v, want completed with a 24h grace period", ended)
+	}
+	// Ending twice is harmless and keeps the first end.
+	var again rideJSON
+	b.api(t, "POST", "/api/v1/rides/"+itoa(ride.ID)+"/end", map[string]string{"status": "cancelled"}, &again)
+	if again.Status != "completed" {
+		t.Errorf("second end changed status to %q", again.Status)
+	}
+}
+
+func TestAPI_Errors(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := t.Context()
+	c, d, _ := b.people(t, ctx, 0)
+	ride := func(mut func(m map[string]any)) map[string]any {
+		m := map[string]any{"customer_id": c.ID, "driver_id": d.ID, "start": "A", "destination": "B", "pickup_at": "2026-05-01T14:30:00Z"}
+		mut(m)
+		return m
+	}
+	cases := []struct {
+		name, path string
+		body       any
+		status     int
+		code       string
+		field      string
+	}{
+		{"invalid phone", "/api/v1/customers", map[string]string{"name": "X", "phone": "06-CALL-ME"}, 422, "invalid_phone", "phone"},
+		{"short phone", "/api/v1/drivers", map[string]string{"name": "X", "phone": "12"}, 422, "invalid_phone", "phone"},
+		{"missing name", "/api/v1/customers", map[string]string{"phone": "+31633333333"}, 422, "invalid_name", "name"},
+		{"duplicate phone", "/api/v1/customers", map[string]string{"name": "Again", "phone": "+31611111111"}, 409, "duplicate_phone", "phone"},
+		{"bad number", "/api/v1/numbers", map[string]string{"number": "abc"}, 422, "invalid_phone", "number"},
+		{"bad country", "/api/v1/numbers", map[string]string{"number": "+3197000000099", "country": "Netherlands"}, 422, "invalid_country", "country"},
+		{"no start", "/api/v1/rides", ride(func(m map[string]any) { m["start"] = "  " }), 422, "invalid_start", "start"},
+		{"long destination", "/api/v1/rides", ride(func(m map[string]any) { m["destination"] = strings.Repeat("é", 201) }), 422, "invalid_destination", "destination"},
+		{"bad pickup", "/api/v1/rides", ride(func(m map[string]any) { m["pickup_at"] = "tomorrow" }), 422, "invalid_pickup_at", "pickup_at"},
+		{"unknown customer", "/api/v1/rides", ride(func(m map[string]any) { m["customer_id"] = 999999 }), 422, "invalid_customer_id", "customer_id"},
+		{"unknown driver", "/api/v1/rides", ride(func(m map[string]any) { m["driver_id"] = 999999 }), 422, "invalid_driver_id", "driver_id"},
+		{"wrong type", "/api/v1/rides", ride(func(m map[string]any) { m["customer_id"] = "one" }), 422, "invalid_customer_id", "customer_id"},
+		{"empty pool", "/api/v1/rides", ride(func(map[string]any) {}), 409, "pool_exhausted", ""},
+	}
+	for _, tc := range cases {
+		var p problemBody
+		r := b.api(t, "POST", tc.path, tc.body, &p)
+		if r.StatusCode != tc.status || p.Code != tc.code || p.Field != tc.field || p.Detail == "" {
+			t.Errorf("%s: %d %+v, want %d %s field %q", tc.name, r.StatusCode, p, tc.status, tc.code, tc.field)
+		}
+		if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+			t.Errorf("%s: Content-Type %q", tc.name, ct)
+		}
+	}
+	var n int
+	if err := b.srv.DB.QueryRow(ctx, "SELECT (SELECT count(*) FROM rides) + (SELECT count(*) FROM messages)").Scan(&n); err != nil || n != 0 {
+		t.Errorf("rides+messages after failures = %d, %v; want nothing inserted", n, err)
+	}
+
+	// Same phone for both parties.
+	d2, err := b.q.DriverCreate(ctx, dbDriver("Twin", c.Phone))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p problemBody
+	if r := b.api(t, "POST", "/api/v1/rides", ride(func(m map[string]any) { m["driver_id"] = d2.ID }), &p); r.StatusCode != 422 || p.Field != "driver_id" {
+		t.Errorf("same phone: %d %+v", r.StatusCode, p)
+	}
+
+	// Not JSON.
+	req := httptest.NewRequest("POST", "/api/v1/customers", strings.NewReader("{"))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	if r := b.do(t, req); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("broken JSON: %d, want 400", r.StatusCode)
+	}
+}
+
+func TestAPI_Auth(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	for _, auth := range []string{"", "Bearer wrong-token-0123456789", testToken, "Basic " + testToken} {
+		req := httptest.NewRequest("GET", "/api/v1/numbers", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		var p problemBody
+		r := b.do(t, req)
+		if r.StatusCode != 401 {
+			t.Errorf("Authorization %q: %d, want 401", auth, r.StatusCode)
+		}
+		_ = decodeBody(r, &p)
+		if p.Code != "unauthorized" {
+			t.Errorf("Authorization %q: code %q", auth, p.Code)
+		}
+	}
+	b.srv.APITokens = nil
+	var p problemBody
+	if r := b.api(t, "GET", "/api/v1/numbers", nil, &p); r.StatusCode != 404 || p.Code != "api_disabled" {
+		t.Errorf("API without tokens: %d %+v, want 404 api_disabled", r.StatusCode, p)
+	}
+}
+
+func TestAPI_IdempotencyKeyReplaysFirstAnswer(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c, d, _ := b.people(t, t.Context(), 3)
+	body := map[string]any{"customer_id": c.ID, "driver_id": d.ID, "start": "A", "destination": "B", "pickup_at": "2026-05-01T14:30:00Z"}
+	post := func() rideJSON {
+		req := httptest.NewRequest("POST", "/api/v1/rides", strings.NewReader(mustJSON(t, body)))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", "order-42")
+		r := b.do(t, req)
+		var out rideJSON
+		if err := decodeBody(r, &out); err != nil || r.StatusCode != 201 {
+			t.Fatalf("POST with key: %d %v", r.StatusCode, err)
+		}
+		return out
+	}
+	first, second := post(), post()
+	if first.ID != second.ID || first.ProxyNumber != second.ProxyNumber {
+		t.Errorf("retry got ride %d (%s), first was %d (%s)", second.ID, second.ProxyNumber, first.ID, first.ProxyNumber)
+	}
+	var rides int
+	if err := b.srv.DB.QueryRow(t.Context(), "SELECT count(*) FROM rides").Scan(&rides); err != nil || rides != 1 {
+		t.Errorf("rides = %d, %v; want 1", rides, err)
+	}
+}
