@@ -1,0 +1,41 @@
+package localpg
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// ErrInUse means another live process (or another Cluster in this one)
+// owns the data directory.
+var ErrInUse = errors.New("data directory is in use by another running BirdCar process")
+
+// lockFile sits in the data directory, outside PGDATA. Its flock is held for
+// a Cluster's whole life and the kernel drops it when the process dies, so a
+// free lock with a live postmaster means the owner crashed.
+const lockFile = "birdcar.lock"
+
+// lockDataDir takes the data directory's lock without waiting; the file is
+// opened close-on-exec so the postmaster never inherits (and keeps) it.
+func lockDataDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		owner, _ := os.ReadFile(f.Name())
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s (pid %s): stop it first, or use another data directory", ErrInUse, dir, strings.TrimSpace(string(owner)))
+		}
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	// The pid only feeds the message above: failing to write it is harmless.
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return f, nil
+}
