@@ -44,6 +44,17 @@ type messageJSON struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// callJSON is one call of a ride and how it was answered.
+type callJSON struct {
+	ID            int64     `json:"id"`
+	CallID        string    `json:"call_id"`
+	From          string    `json:"from"`
+	To            string    `json:"to"`
+	TransferredTo *string   `json:"transferred_to"`
+	Outcome       string    `json:"outcome"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
 func (s *Server) registerAPIRideRoutes(api fiber.Router) {
 	api.Post("/rides", s.handleAPIRideCreate)
 	api.Get("/rides/:id", s.handleAPIRideGet)
@@ -174,5 +185,13 @@ func (s *Server) handleAPIRideMessages(c *fiber.Ctx) error {
 		out[i] = messageJSON{m.ID, m.Direction, m.Kind, m.Originator, m.Recipient, m.Body, m.Status,
 			m.Attempts, m.LastError, m.CreatedAt, m.UpdatedAt}
 	}
-	return c.JSON(fiber.Map{"ride_id": id, "messages": out})
+	calls, err := s.queries.CallListByRide(ctx, &id)
+	if err != nil {
+		return fmt.Errorf("list calls: %w", err)
+	}
+	callsOut := make([]callJSON, len(calls))
+	for i, k := range calls {
+		callsOut[i] = callJSON{k.ID, k.CallID, k.Source, k.Destination, k.TransferredTo, k.Outcome, k.CreatedAt}
+	}
+	return c.JSON(fiber.Map{"ride_id": id, "messages": out, "calls": callsOut})
 }

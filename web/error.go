@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -32,6 +33,9 @@ var errNotFound = &Error{Status: http.StatusNotFound, Code: "not_found", Message
 // handleError is Fiber's single error handler: it maps an error to a status
 // and renders it for whoever asked.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	// The request's context ended with the handler chain; rendering the
+	// error still needs one.
+	c.SetUserContext(context.WithoutCancel(c.UserContext()))
 	var pub *Error
 	var fe *fiber.Error
 	switch {

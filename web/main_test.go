@@ -45,7 +45,7 @@ type testBundle struct {
 
 // setup builds a server on conn (a test transaction by default) with an
 // insert-only River client, an API token and a controlled clock.
-func setup(t *testing.T, conn DB) *testBundle {
+func setup(t testing.TB, conn DB) *testBundle {
 	t.Helper()
 	if conn == nil {
 		conn = dbtest.Tx(t)

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/jackc/pgx/v5"
+	"github.com/messagebird/go-rest-api/v9/signature_jwt"
 	"github.com/riverqueue/river"
 
 	"birdcar/sql/db"
@@ -37,6 +38,14 @@ type Server struct {
 	GracePeriod time.Duration
 	// APITokens are the bearer tokens the JSON API accepts; none turns it off.
 	APITokens []string
+	// Signatures checks MessageBird's webhook signatures; nil accepts
+	// unsigned webhooks.
+	Signatures *signature_jwt.Validator
+	// PublicURL is where MessageBird reaches this server (scheme and host):
+	// signatures cover it.
+	PublicURL string
+	// CallLog records answered calls in batches; nil writes each at once.
+	CallLog *CallLog
 	// Now is the clock (tests control it); nil means time.Now.
 	Now func() time.Time
 	// Location is the time zone of texts and pages; nil means time.Local.
@@ -66,6 +75,7 @@ func NewServer(ctx context.Context, s *Server) *Server {
 	s.app.Use(recover.New(), requestid.New(), s.withUserContext)
 	s.registerStaticRoutes()
 	s.registerHealthRoutes()
+	s.registerWebhookRoutes()
 	s.registerAPIRoutes()
 	s.registerDashboardRoutes()
 	s.app.Use(func(c *fiber.Ctx) error { return errNotFound })

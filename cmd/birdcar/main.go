@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/messagebird/go-rest-api/v9/signature_jwt"
 
 	"birdcar/jobs"
 	"birdcar/sql/localpg"
@@ -103,6 +104,15 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		logger.Info("JSON API is off: set API_TOKENS to enable it")
 	}
 
+	var signatures *signature_jwt.Validator
+	if cfg.SigningKey != "" {
+		signatures = signature_jwt.NewValidator(cfg.SigningKey)
+	} else {
+		logger.Warn("MESSAGEBIRD_SIGNING_KEY is not set: webhooks are accepted without a signature")
+	}
+	callLog := web.NewCallLog(pool, logger)
+	defer callLog.Close()
+
 	srv := web.NewServer(ctx, &web.Server{
 		DB:             pool,
 		Logger:         logger,
@@ -111,6 +121,9 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		DefaultCountry: cfg.DefaultCountry,
 		GracePeriod:    cfg.GracePeriod,
 		APITokens:      cfg.APITokens,
+		Signatures:     signatures,
+		PublicURL:      cfg.PublicURL,
+		CallLog:        callLog,
 	})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -295,7 +295,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	now := time.Now().UTC().Truncate(time.Second)
+	now := time.Now().UTC()
 	a := Accepted{
 		Reference:  req.Reference,
 		Originator: req.Originator,
@@ -444,7 +444,7 @@ func newMessage(a Accepted, r *http.Request) message {
 		Body:            a.Body,
 		DataCoding:      coding,
 		MClass:          1,
-		CreatedDatetime: a.ReceivedAt,
+		CreatedDatetime: a.ReceivedAt.Truncate(time.Second), // MessageBird reports whole seconds
 		Recipients:      recipients{TotalCount: len(a.Recipients), TotalSentCount: len(a.Recipients)},
 	}
 	if a.Reference != "" {
@@ -457,7 +457,7 @@ func newMessage(a Accepted, r *http.Request) message {
 	for _, n := range a.Recipients {
 		num, _ := strconv.ParseUint(n, 10, 64) // checked in reachable
 		m.Recipients.Items = append(m.Recipients.Items, recipient{
-			Recipient: num, Status: "sent", StatusDatetime: a.ReceivedAt, MessagePartCount: parts,
+			Recipient: num, Status: "sent", StatusDatetime: a.ReceivedAt.Truncate(time.Second), MessagePartCount: parts,
 		})
 	}
 	return m

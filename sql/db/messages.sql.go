@@ -7,7 +7,80 @@ package db
 
 import (
 	"context"
+	"time"
 )
+
+const messageApplyReport = `-- name: MessageApplyReport :execrows
+UPDATE messages SET
+    status = CASE $1::text
+        WHEN 'delivered' THEN 'delivered'
+        WHEN 'failed' THEN 'failed'
+        ELSE 'sent' END,
+    last_error = CASE WHEN $1::text = 'failed' THEN $2 ELSE last_error END,
+    provider_id = coalesce(provider_id, $3),
+    reported_at = $4::timestamptz,
+    updated_at = now()
+WHERE id = $5 AND direction = 'outbound'
+  AND (reported_at IS NULL OR reported_at <= $4::timestamptz)
+`
+
+type MessageApplyReportParams struct {
+	ReportStatus string
+	Reason       *string
+	ProviderID   *string
+	ReportedAt   time.Time
+	ID           int64
+}
+
+// A delivery report moves an outbound message on, unless a newer one
+// already did. It also records MessageBird's id, should the report beat the
+// worker's own record of the acceptance.
+func (q *Queries) MessageApplyReport(ctx context.Context, arg MessageApplyReportParams) (int64, error) {
+	result, err := q.db.Exec(ctx, messageApplyReport,
+		arg.ReportStatus,
+		arg.Reason,
+		arg.ProviderID,
+		arg.ReportedAt,
+		arg.ID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const messageCreateInbound = `-- name: MessageCreateInbound :one
+INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, provider_id, created_at)
+VALUES ($7, 'inbound', 'inbound', $1, $2, $3, $4, $5, $6)
+ON CONFLICT (provider_id) WHERE direction = 'inbound' DO NOTHING
+RETURNING id
+`
+
+type MessageCreateInboundParams struct {
+	Originator string
+	Recipient  string
+	Body       string
+	Status     string
+	ProviderID *string
+	CreatedAt  time.Time
+	RideID     *int64
+}
+
+// Zero rows when MessageBird delivered this id before: it is handled once.
+func (q *Queries) MessageCreateInbound(ctx context.Context, arg MessageCreateInboundParams) (int64, error) {
+	row := q.db.QueryRow(ctx, messageCreateInbound,
+		arg.Originator,
+		arg.Recipient,
+		arg.Body,
+		arg.Status,
+		arg.ProviderID,
+		arg.CreatedAt,
+		arg.RideID,
+	)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
 
 const messageCreateOutbound = `-- name: MessageCreateOutbound :one
 INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, forward_of)
@@ -161,7 +234,8 @@ type MessageMarkSentParams struct {
 	ProviderID *string
 }
 
-// Only the first acceptance is kept: a delivery report may already have moved the status on.
+// Only the first acceptance is kept; a delivery report that came first
+// has set provider_id and a newer status already.
 func (q *Queries) MessageMarkSent(ctx context.Context, arg MessageMarkSentParams) error {
 	_, err := q.db.Exec(ctx, messageMarkSent, arg.ID, arg.ProviderID)
 	return err

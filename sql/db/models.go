@@ -17,6 +17,17 @@ type ApiIdempotency struct {
 	CreatedAt time.Time
 }
 
+type Call struct {
+	ID            int64
+	RideID        *int64
+	CallID        string
+	Source        string
+	Destination   string
+	TransferredTo *string
+	Outcome       string
+	CreatedAt     time.Time
+}
+
 type Customer struct {
 	ID        int64
 	Name      string

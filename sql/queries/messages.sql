@@ -17,7 +17,8 @@ WHERE id = $1 AND provider_id IS NULL AND status IN ('queued', 'sending')
 RETURNING *;
 
 -- name: MessageMarkSent :exec
--- Only the first acceptance is kept: a delivery report may already have moved the status on.
+-- Only the first acceptance is kept; a delivery report that came first
+-- has set provider_id and a newer status already.
 UPDATE messages SET provider_id = $2, status = 'sent', last_error = NULL, updated_at = now()
 WHERE id = $1 AND provider_id IS NULL;
 
@@ -28,3 +29,26 @@ WHERE id = $1 AND provider_id IS NULL;
 -- name: MessageMarkFailed :exec
 UPDATE messages SET status = 'failed', last_error = $2, updated_at = now()
 WHERE id = $1 AND provider_id IS NULL;
+
+-- name: MessageCreateInbound :one
+-- Zero rows when MessageBird delivered this id before: it is handled once.
+INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, provider_id, created_at)
+VALUES (sqlc.narg(ride_id), 'inbound', 'inbound', $1, $2, $3, $4, $5, $6)
+ON CONFLICT (provider_id) WHERE direction = 'inbound' DO NOTHING
+RETURNING id;
+
+-- name: MessageApplyReport :execrows
+-- A delivery report moves an outbound message on, unless a newer one
+-- already did. It also records MessageBird's id, should the report beat the
+-- worker's own record of the acceptance.
+UPDATE messages SET
+    status = CASE @report_status::text
+        WHEN 'delivered' THEN 'delivered'
+        WHEN 'failed' THEN 'failed'
+        ELSE 'sent' END,
+    last_error = CASE WHEN @report_status::text = 'failed' THEN sqlc.narg(reason) ELSE last_error END,
+    provider_id = coalesce(provider_id, sqlc.narg(provider_id)),
+    reported_at = @reported_at::timestamptz,
+    updated_at = now()
+WHERE id = @id AND direction = 'outbound'
+  AND (reported_at IS NULL OR reported_at <= @reported_at::timestamptz);

@@ -1,0 +1,173 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river/rivertype"
+
+	"birdcar/jobs"
+	"birdcar/jobs/fakebird"
+	"birdcar/sql/dbtest"
+)
+
+type quickRetry struct{}
+
+func (quickRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(10 * time.Millisecond) }
+
+// TestEndToEnd runs BirdCar as it runs in production — a real listener,
+// River workers, the MessageBird SDK against the fake MessageBird — and
+// plays a ride's conversation through the webhooks as MessageBird sends them.
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.FreshDB(t)
+	ctx := t.Context()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	fake, err := fakebird.Start(fakebird.Options{Key: "live_key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	sender, err := jobs.NewMessageBirdSender(jobs.MessageBirdConfig{APIKey: "live_key", BaseURL: fake.URL, ReportURL: "http://127.0.0.1/webhook-status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers, err := jobs.NewClient(jobs.Config{Pool: pool, Sender: sender, Logger: logger, MaxAttempts: 5,
+		GracePeriod: time.Hour, AutoEndAfter: 12 * time.Hour, RetryPolicy: quickRetry{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := workers.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	callLog := NewCallLog(pool, logger)
+	srv := NewServer(ctx, &Server{DB: pool, Logger: logger, Jobs: workers, DefaultCountry: "NL",
+		GracePeriod: time.Hour, APITokens: []string{testToken}, CallLog: callLog})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = srv.Shutdown(5 * time.Second)
+		callLog.Close()
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = workers.Stop(stopCtx)
+	})
+	base := "http://" + ln.Addr().String()
+
+	api := func(path string, body any, out any) {
+		t.Helper()
+		buf, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(buf))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 201 {
+			msg, _ := io.ReadAll(resp.Body)
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, msg)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cust, drv personJSON
+	var num numberJSON
+	var ride rideJSON
+	api("/api/v1/customers", map[string]string{"name": "Caitlin", "phone": "+31611111111"}, &cust)
+	api("/api/v1/drivers", map[string]string{"name": "Dave", "phone": "+31622222222"}, &drv)
+	api("/api/v1/numbers", map[string]string{"number": "+3197000000001"}, &num)
+	api("/api/v1/rides", map[string]any{"customer_id": cust.ID, "driver_id": drv.ID, "start": "Dam 1",
+		"destination": "Schiphol", "pickup_at": time.Now().Add(time.Hour).Format(time.RFC3339)}, &ride)
+
+	waitCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := fake.WaitAccepted(waitCtx, 2); err != nil {
+		t.Fatalf("the two notifications never reached MessageBird: %v", err)
+	}
+
+	sms := func(id, from, text string) {
+		t.Helper()
+		form := url.Values{"id": {id}, "originator": {digits(from)}, "recipient": {digits(ride.ProxyNumber)},
+			"payload": {text}, "createdDatetime": {time.Now().Format(time.RFC3339)}}
+		resp, err := http.PostForm(base+"/webhook", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("SMS webhook: %d", resp.StatusCode)
+		}
+	}
+	sms("mb-in-1", cust.Phone, "I'm at the main entrance 👋")
+	sms("mb-in-2", drv.Phone, "Two minutes away")
+	got, err := fake.WaitAccepted(waitCtx, 4)
+	if err != nil {
+		t.Fatalf("forwards never reached MessageBird: %v", err)
+	}
+	forwards := map[string]fakebird.Accepted{}
+	for _, a := range got[2:] {
+		forwards[a.Body] = a
+	}
+	toDriver, toCustomer := forwards["I'm at the main entrance 👋"], forwards["Two minutes away"]
+	if toDriver.Originator != digits(ride.ProxyNumber) || len(toDriver.Recipients) != 1 || toDriver.Recipients[0] != digits(drv.Phone) {
+		t.Errorf("customer's SMS forwarded as %+v, want from the proxy to the driver", toDriver)
+	}
+	if toCustomer.Originator != digits(ride.ProxyNumber) || len(toCustomer.Recipients) != 1 || toCustomer.Recipients[0] != digits(cust.Phone) {
+		t.Errorf("driver's SMS forwarded as %+v, want from the proxy to the customer", toCustomer)
+	}
+
+	voice := func(source string) string {
+		t.Helper()
+		q := url.Values{"source": {source}, "destination": {digits(ride.ProxyNumber)}, "callID": {"call-" + source}}
+		resp, err := http.Get(base + "/webhook-voice?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	var tr transferXML
+	if body := voice(digits(drv.Phone)); xml.Unmarshal([]byte(body), &tr) != nil || tr.Destination != digits(cust.Phone) || !strings.Contains(body, `mask="true"`) {
+		t.Errorf("driver's call answered %s, want a masked transfer to the customer", body)
+	}
+	var say sayXML
+	if body := voice("31699999999"); xml.Unmarshal([]byte(body), &say) != nil || say.Text != notIdentified {
+		t.Errorf("stranger's call answered %s, want the apology", body)
+	}
+
+	// Every message the ride has is sent, and its calls are on record.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var unsent, calls int
+		if err := pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM messages WHERE direction = 'outbound' AND status <> 'sent'), (SELECT count(*) FROM calls)").Scan(&unsent, &calls); err != nil {
+			t.Fatal(err)
+		}
+		if unsent == 0 && calls == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s: %d outbound messages not sent, %d calls recorded (want 0 and 2)", unsent, calls)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(fake.Accepted()); n != 4 {
+		t.Errorf("MessageBird received %d messages, want 4 (2 notifications, 2 forwards)", n)
+	}
+}
