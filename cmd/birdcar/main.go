@@ -205,11 +205,20 @@ func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// rootCause keeps the innermost message of an error chain: the part a
-// person can act on ("connection refused", "password authentication failed").
+// rootCause keeps the innermost message of an error chain, following the
+// first of joined errors: the part a person can act on ("connection
+// refused", "password authentication failed for user …").
 func rootCause(err error) error {
 	for {
-		next := errors.Unwrap(err)
+		var next error
+		switch e := err.(type) {
+		case interface{ Unwrap() error }:
+			next = e.Unwrap()
+		case interface{ Unwrap() []error }:
+			if errs := e.Unwrap(); len(errs) > 0 {
+				next = errs[0]
+			}
+		}
 		if next == nil {
 			return err
 		}

@@ -72,6 +72,3 @@ CREATE TABLE routes (
         proxy_number_id WITH =, caller_phone WITH =, valid WITH &&
     )
 );
-
--- Which numbers are busy for a party (assignment) and lookups by caller.
-CREATE INDEX routes_caller ON routes USING gist (caller_phone, valid);

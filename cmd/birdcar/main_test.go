@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"birdcar/sql/dbtest"
+)
+
+func TestMain(m *testing.M) {
+	// Re-executed by TestMainProcess as the real command.
+	if os.Getenv("BIRDCAR_TEST_MAIN") == "1" {
+		os.Args = append([]string{"birdcar"}, strings.Fields(os.Getenv("BIRDCAR_TEST_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	dbtest.Main(m)
+}
+
+func TestLoadConfig_Defaults(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(nil, filepath.Join(t.TempDir(), "missing.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != 8080 || cfg.DefaultCountry != "NL" || cfg.GracePeriod != 24*time.Hour || cfg.SendMaxAttempts != 10 ||
+		cfg.DataDir != ".birdcar" || cfg.MessageBirdURL != "https://rest.messagebird.com" || cfg.PublicURL != "http://localhost:8080" ||
+		cfg.AdminUser != "admin" || len(cfg.APITokens) != 0 {
+		t.Errorf("defaults = %+v", cfg)
+	}
+}
+
+func TestLoadConfig_DotenvAndEnvironment(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), ".env")
+	dotenv := "# comment\nPORT=9090\nexport DEFAULT_COUNTRY='gb'\nAPI_TOKENS=\"aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb\"\nRIDE_GRACE_PERIOD=2h\n"
+	if err := os.WriteFile(path, []byte(dotenv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig([]string{"PORT=7070"}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Port != 7070 {
+		t.Errorf("PORT = %d: the environment must win over .env", cfg.Port)
+	}
+	if cfg.DefaultCountry != "GB" || cfg.GracePeriod != 2*time.Hour || len(cfg.APITokens) != 2 || cfg.APITokens[1] != "bbbbbbbbbbbbbbbb" {
+		t.Errorf("from .env: %+v", cfg)
+	}
+}
+
+func TestLoadConfig_Malformed(t *testing.T) {
+	t.Parallel()
+	for _, kv := range []string{
+		"PORT=abc", "PORT=0", "PORT=70000", "SEND_MAX_ATTEMPTS=none", "MESSAGEBIRD_BASE_URL=ftp://x",
+		"PUBLIC_URL=localhost:8080", "API_TOKENS=short", "DEFAULT_COUNTRY=Netherlands", "RIDE_GRACE_PERIOD=1 day",
+		"RIDE_GRACE_PERIOD=-1h", "RIDE_AUTO_END_AFTER=soon",
+	} {
+		_, err := loadConfig([]string{kv}, filepath.Join(t.TempDir(), "none"))
+		name, _, _ := strings.Cut(kv, "=")
+		var ce *configError
+		if !errors.As(err, &ce) || ce.Name != name || !strings.HasPrefix(err.Error(), name+"=") {
+			t.Errorf("%s: error %v, want one naming %s", kv, err, name)
+		}
+	}
+	path := filepath.Join(t.TempDir(), ".env")
+	if err := os.WriteFile(path, []byte("PORT 8080\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadConfig(nil, path); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("bad .env line: %v", err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestRun_Errors(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyPort := busy.Addr().(*net.TCPAddr).Port
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+		want string
+	}{
+		{"bad port", nil, []string{"PORT=abc"}, `PORT="abc" is not valid`},
+		{"port in use", nil, []string{fmt.Sprintf("PORT=%d", busyPort)}, fmt.Sprintf("cannot listen on port %d", busyPort)},
+		{"bad URL", nil, []string{fmt.Sprintf("PORT=%d", freePort(t)), "DATABASE_URL=not a url at all:::"}, "DATABASE_URL: not a valid PostgreSQL URL"},
+		{"unreachable", nil, []string{fmt.Sprintf("PORT=%d", freePort(t)), "DATABASE_URL=postgres://u:secret@127.0.0.1:1/db"}, "DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:1"},
+		{"unknown command", []string{"fly"}, nil, `unknown command "fly"`},
+	}
+	for _, tc := range cases {
+		err := run(t.Context(), tc.args, tc.env, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: the error shows the password: %v", tc.name, err)
+		}
+	}
+}
+
+// TestMainProcess runs the command as a process: a bad environment gives
+// one clear line on stderr and exit status 1.
+func TestMainProcess(t *testing.T) {
+	t.Parallel()
+	for _, env := range [][]string{{"PORT=abc"}, {"DATABASE_URL=postgres://u@127.0.0.1:1/db", fmt.Sprintf("PORT=%d", freePort(t))}} {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), append(env, "BIRDCAR_TEST_MAIN=1")...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Errorf("%v: %v, want exit status 1", env, err)
+		}
+		out := strings.TrimSpace(stderr.String())
+		if !strings.HasPrefix(out, "birdcar: ") || strings.Count(out, "\n") != 0 || strings.Contains(out, "goroutine") {
+			t.Errorf("%v: stderr %q, want one line", env, out)
+		}
+	}
+}
+
+// TestRun_ServesDashboardWithSampleData starts BirdCar against a fresh
+// database, as go run does, and stops it the way Ctrl-C does.
+func TestRun_ServesDashboardWithSampleData(t *testing.T) {
+	t.Parallel()
+	_, url := dbtest.FreshDB(t)
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	var out syncBuffer
+	go func() { done <- run(ctx, nil, []string{"DATABASE_URL=" + url, fmt.Sprintf("PORT=%d", port)}, &out) }()
+
+	var body []byte
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("dashboard not served within 20 s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range []string{"Caitlin Carter", "Dave Driver", "+447700900201"} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("dashboard lacks sample %q", want)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after Ctrl-C: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop within 30 s of the signal")
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("http://localhost:%d", port)) {
+		t.Errorf("startup did not print the URL to open:\n%s", out.String())
+	}
+}
+
+// syncBuffer is a buffer run may write to while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}

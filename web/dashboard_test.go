@@ -1,0 +1,103 @@
+package web
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"birdcar/sql/db"
+	"birdcar/sql/sample"
+)
+
+func page(t *testing.T, b *testBundle, path string, htmx bool) (int, *goquery.Document) {
+	t.Helper()
+	req := httptest.NewRequest("GET", path, nil)
+	if htmx {
+		req.Header.Set("HX-Request", "true")
+	}
+	r := b.do(t, req)
+	doc, err := goquery.NewDocumentFromReader(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.StatusCode, doc
+}
+
+func TestDashboard_ShowsSampleData(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := t.Context()
+	if err := sample.Insert(ctx, b.srv.DB); err != nil {
+		t.Fatal(err)
+	}
+	c, err := b.q.CustomerList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := b.q.DriverList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.createRide(t, c[0], d[0]); err != nil {
+		t.Fatal(err)
+	}
+	status, doc := page(t, b, "/", false)
+	if status != 200 {
+		t.Fatalf("GET /: %d", status)
+	}
+	for sel, want := range map[string]int{
+		`[data-testid="customer-row"]`: 3, `[data-testid="driver-row"]`: 3,
+		`[data-testid="number-row"]`: 5, `[data-testid="ride-row"]`: 1,
+	} {
+		if got := doc.Find(sel).Length(); got != want {
+			t.Errorf("%s: %d rows, want %d", sel, got, want)
+		}
+	}
+	if !strings.Contains(doc.Find(`[data-testid="customers"]`).Text(), "+447700900001") {
+		t.Error("customers table lacks the sample phone")
+	}
+	if doc.Find("title").Text() != "Overview · BirdCar" || doc.Find(`script[src="/static/htmx.min.js"]`).Length() != 1 {
+		t.Error("full page lacks its layout")
+	}
+	// htmx asks for the fragment alone.
+	if _, frag := page(t, b, "/", true); frag.Find("title").Length() != 0 || frag.Find(`[data-testid="rides"]`).Length() != 1 {
+		t.Error("htmx request did not get the bare fragment")
+	}
+}
+
+func TestDashboard_ShowsNamesAsText(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	if _, err := b.q.CustomerCreate(t.Context(), db.CustomerCreateParams{Name: "<script>alert(1)</script>", Phone: "+31611111111"}); err != nil {
+		t.Fatal(err)
+	}
+	r := b.do(t, httptest.NewRequest("GET", "/", nil))
+	body, _ := io.ReadAll(r.Body)
+	if strings.Contains(string(body), "<script>alert(1)") || !strings.Contains(string(body), "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("a customer's name reached the page as markup")
+	}
+}
+
+func TestServer_HealthStaticAndNotFound(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	if r := b.do(t, httptest.NewRequest("GET", "/healthz", nil)); r.StatusCode != 200 {
+		t.Errorf("/healthz: %d", r.StatusCode)
+	}
+	for path, ct := range map[string]string{"/static/htmx.min.js": "javascript", "/static/birdcar.css": "text/css"} {
+		r := b.do(t, httptest.NewRequest("GET", path, nil))
+		if r.StatusCode != 200 || !strings.Contains(r.Header.Get("Content-Type"), ct) {
+			t.Errorf("%s: %d %s", path, r.StatusCode, r.Header.Get("Content-Type"))
+		}
+	}
+	status, doc := page(t, b, "/no/such/page", false)
+	if status != 404 || !strings.Contains(doc.Find(`[data-testid="error"]`).Text(), "nothing at this address") {
+		t.Errorf("unknown page: %d %q", status, doc.Find(`[data-testid="error"]`).Text())
+	}
+	if status, frag := page(t, b, "/no/such/page", true); status != 404 || frag.Find("title").Length() != 0 {
+		t.Errorf("unknown page for htmx: %d, want a bare 404 fragment", status)
+	}
+}
