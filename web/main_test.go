@@ -100,7 +100,7 @@ func (b *testBundle) api(t *testing.T, method, path string, body any, out any) *
 }
 
 // people inserts a customer, a driver and n pool numbers.
-func (b *testBundle) people(t *testing.T, ctx context.Context, n int) (db.Customer, db.Driver, []db.ProxyNumber) {
+func (b *testBundle) people(t testing.TB, ctx context.Context, n int) (db.Customer, db.Driver, []db.ProxyNumber) {
 	t.Helper()
 	c, err := b.q.CustomerCreate(ctx, db.CustomerCreateParams{Name: "Caitlin", Phone: "+31611111111"})
 	if err != nil {

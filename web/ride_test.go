@@ -16,7 +16,7 @@ import (
 )
 
 // createRide runs the ride creation the API uses, in a savepoint of the test.
-func (b *testBundle) createRide(t *testing.T, c db.Customer, d db.Driver) (db.RideGetRow, error) {
+func (b *testBundle) createRide(t testing.TB, c db.Customer, d db.Driver) (db.RideGetRow, error) {
 	t.Helper()
 	var ride db.RideGetRow
 	err := pgx.BeginFunc(t.Context(), b.srv.DB, func(tx pgx.Tx) (err error) {

@@ -30,7 +30,7 @@ type rideFixture struct {
 	ride     db.RideGetRow
 }
 
-func (b *testBundle) activeRide(t *testing.T) rideFixture {
+func (b *testBundle) activeRide(t testing.TB) rideFixture {
 	t.Helper()
 	c, d, _ := b.people(t, t.Context(), 1)
 	r, err := b.createRide(t, c, d)
