@@ -23,7 +23,9 @@ import (
 
 type quickRetry struct{}
 
-func (quickRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(10 * time.Millisecond) }
+func (quickRetry) NextRetry(*rivertype.JobRow) time.Time {
+	return time.Now().Add(10 * time.Millisecond)
+}
 
 // TestEndToEnd runs BirdCar as it runs in production — a real listener,
 // River workers, the MessageBird SDK against the fake MessageBird — and
