@@ -113,11 +113,11 @@ func (q *Queries) ProxyNumberMarkAssigned(ctx context.Context, arg ProxyNumberMa
 const proxyNumberPickAny = `-- name: ProxyNumberPickAny :one
 SELECT p.id, p.number, p.country, p.enabled, p.last_assigned_at, p.created_at FROM proxy_numbers p
 WHERE p.enabled
-  AND NOT EXISTS (
-    SELECT 1 FROM routes r
-    WHERE r.proxy_number_id = p.id
-      AND r.caller_phone IN ($1::text, $2::text)
-      AND r.valid && tstzrange($3::timestamptz, NULL))
+  AND p.id <> ALL (ARRAY(
+      SELECT r.proxy_number_id FROM routes r
+      WHERE r.caller_phone IN ($1::text, $2::text)
+        AND coalesce(upper(r.valid), 'infinity') > $3::timestamptz
+        AND NOT isempty(r.valid)))
 ORDER BY p.last_assigned_at NULLS FIRST, p.id
 LIMIT 1
 FOR UPDATE SKIP LOCKED
@@ -147,11 +147,11 @@ func (q *Queries) ProxyNumberPickAny(ctx context.Context, arg ProxyNumberPickAny
 const proxyNumberPickInCountry = `-- name: ProxyNumberPickInCountry :one
 SELECT p.id, p.number, p.country, p.enabled, p.last_assigned_at, p.created_at FROM proxy_numbers p
 WHERE p.enabled AND p.country = $1
-  AND NOT EXISTS (
-    SELECT 1 FROM routes r
-    WHERE r.proxy_number_id = p.id
-      AND r.caller_phone IN ($2::text, $3::text)
-      AND r.valid && tstzrange($4::timestamptz, NULL))
+  AND p.id <> ALL (ARRAY(
+      SELECT r.proxy_number_id FROM routes r
+      WHERE r.caller_phone IN ($2::text, $3::text)
+        AND coalesce(upper(r.valid), 'infinity') > $4::timestamptz
+        AND NOT isempty(r.valid)))
 ORDER BY p.last_assigned_at NULLS FIRST, p.id
 LIMIT 1
 FOR UPDATE SKIP LOCKED
@@ -165,8 +165,10 @@ type ProxyNumberPickInCountryParams struct {
 }
 
 // The least recently assigned enabled number of a country with no route
-// valid now or later for either party. SKIP LOCKED spreads concurrent
-// creations over the pool instead of queueing them on one row.
+// valid now or later for either party. The busy numbers are found once,
+// from the parties' side, so the cost does not grow with history. SKIP
+// LOCKED spreads concurrent creations over the pool instead of queueing
+// them on one row.
 func (q *Queries) ProxyNumberPickInCountry(ctx context.Context, arg ProxyNumberPickInCountryParams) (ProxyNumber, error) {
 	row := q.db.QueryRow(ctx, proxyNumberPickInCountry,
 		arg.Country,
@@ -189,11 +191,11 @@ func (q *Queries) ProxyNumberPickInCountry(ctx context.Context, arg ProxyNumberP
 const proxyNumberPickWaiting = `-- name: ProxyNumberPickWaiting :one
 SELECT p.id, p.number, p.country, p.enabled, p.last_assigned_at, p.created_at FROM proxy_numbers p
 WHERE p.enabled
-  AND NOT EXISTS (
-    SELECT 1 FROM routes r
-    WHERE r.proxy_number_id = p.id
-      AND r.caller_phone IN ($1::text, $2::text)
-      AND r.valid && tstzrange($3::timestamptz, NULL))
+  AND p.id <> ALL (ARRAY(
+      SELECT r.proxy_number_id FROM routes r
+      WHERE r.caller_phone IN ($1::text, $2::text)
+        AND coalesce(upper(r.valid), 'infinity') > $3::timestamptz
+        AND NOT isempty(r.valid)))
 ORDER BY p.country = $4 DESC, p.last_assigned_at NULLS FIRST, p.id
 LIMIT 1
 FOR UPDATE

@@ -9,15 +9,17 @@ INSERT INTO proxy_numbers (number, country) VALUES ($1, $2) ON CONFLICT (number)
 
 -- name: ProxyNumberPickInCountry :one
 -- The least recently assigned enabled number of a country with no route
--- valid now or later for either party. SKIP LOCKED spreads concurrent
--- creations over the pool instead of queueing them on one row.
+-- valid now or later for either party. The busy numbers are found once,
+-- from the parties' side, so the cost does not grow with history. SKIP
+-- LOCKED spreads concurrent creations over the pool instead of queueing
+-- them on one row.
 SELECT p.* FROM proxy_numbers p
 WHERE p.enabled AND p.country = @country
-  AND NOT EXISTS (
-    SELECT 1 FROM routes r
-    WHERE r.proxy_number_id = p.id
-      AND r.caller_phone IN (@customer_phone::text, @driver_phone::text)
-      AND r.valid && tstzrange(@now::timestamptz, NULL))
+  AND p.id <> ALL (ARRAY(
+      SELECT r.proxy_number_id FROM routes r
+      WHERE r.caller_phone IN (@customer_phone::text, @driver_phone::text)
+        AND coalesce(upper(r.valid), 'infinity') > @now::timestamptz
+        AND NOT isempty(r.valid)))
 ORDER BY p.last_assigned_at NULLS FIRST, p.id
 LIMIT 1
 FOR UPDATE SKIP LOCKED;
@@ -26,11 +28,11 @@ FOR UPDATE SKIP LOCKED;
 -- As ProxyNumberPickInCountry, in any country.
 SELECT p.* FROM proxy_numbers p
 WHERE p.enabled
-  AND NOT EXISTS (
-    SELECT 1 FROM routes r
-    WHERE r.proxy_number_id = p.id
-      AND r.caller_phone IN (@customer_phone::text, @driver_phone::text)
-      AND r.valid && tstzrange(@now::timestamptz, NULL))
+  AND p.id <> ALL (ARRAY(
+      SELECT r.proxy_number_id FROM routes r
+      WHERE r.caller_phone IN (@customer_phone::text, @driver_phone::text)
+        AND coalesce(upper(r.valid), 'infinity') > @now::timestamptz
+        AND NOT isempty(r.valid)))
 ORDER BY p.last_assigned_at NULLS FIRST, p.id
 LIMIT 1
 FOR UPDATE SKIP LOCKED;
@@ -41,11 +43,11 @@ FOR UPDATE SKIP LOCKED;
 -- routing constraint.
 SELECT p.* FROM proxy_numbers p
 WHERE p.enabled
-  AND NOT EXISTS (
-    SELECT 1 FROM routes r
-    WHERE r.proxy_number_id = p.id
-      AND r.caller_phone IN (@customer_phone::text, @driver_phone::text)
-      AND r.valid && tstzrange(@now::timestamptz, NULL))
+  AND p.id <> ALL (ARRAY(
+      SELECT r.proxy_number_id FROM routes r
+      WHERE r.caller_phone IN (@customer_phone::text, @driver_phone::text)
+        AND coalesce(upper(r.valid), 'infinity') > @now::timestamptz
+        AND NOT isempty(r.valid)))
 ORDER BY p.country = @country DESC, p.last_assigned_at NULLS FIRST, p.id
 LIMIT 1
 FOR UPDATE;
