@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -185,12 +186,21 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*pgxpoo
 	return pool, stop, nil
 }
 
+// defaultPoolSize is the connections a process opens unless DATABASE_URL
+// sets pool_max_conns.
+const defaultPoolSize = 20
+
 // connect opens a pool and proves the server answers.
 func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	pcfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The parser's message may echo the URL, password included.
 		return nil, errors.New("not a valid PostgreSQL URL (want postgres://user:password@host:5432/dbname)")
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default (the core count, at least 4) starves River's
+		// workers and the webhooks sharing one pool.
+		pcfg.MaxConns = defaultPoolSize
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
