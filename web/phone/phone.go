@@ -5,9 +5,11 @@ package phone
 import (
 	"errors"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
+	"google.golang.org/protobuf/proto"
 )
 
 // Error says why a number was refused, in words fit for the person who typed it.
@@ -52,19 +54,47 @@ func Normalize(raw, defaultRegion string) (string, error) {
 	default:
 		s = "+" + s
 	}
+	if !national {
+		// International digits are kept as they came, so a number
+		// MessageBird sends maps back to exactly the same digits. Only
+		// their length is checked against the country's numbering plan:
+		// Parse is regex-heavy, and every webhook normalises two numbers.
+		if !e164.MatchString(s) || !possibleInternational(s[1:]) {
+			return "", errImpossible
+		}
+		return s, nil
+	}
 	n, err := phonenumbers.Parse(s, defaultRegion)
 	if err != nil || !phonenumbers.IsPossibleNumber(n) {
 		return "", errImpossible
 	}
-	if national {
-		s = phonenumbers.Format(n, phonenumbers.E164)
-	}
-	// International digits are kept as they came, so a number MessageBird
-	// sends maps back to exactly the same digits.
-	if !e164.MatchString(s) {
+	if s = phonenumbers.Format(n, phonenumbers.E164); !e164.MatchString(s) {
 		return "", errImpossible
 	}
 	return s, nil
+}
+
+// possibleInternational reports whether digits (country code first) have a
+// known country code and a possible length for that country.
+func possibleInternational(digits string) bool {
+	// Country codes are prefix-free: the first known prefix is the one.
+	for n := 1; n <= 3 && n < len(digits); n++ {
+		cc, _ := strconv.Atoi(digits[:n])
+		if phonenumbers.GetRegionCodeForCountryCode(cc) == "ZZ" {
+			continue
+		}
+		nsn := digits[n:]
+		national, err := strconv.ParseUint(nsn, 10, 64)
+		if err != nil {
+			return false
+		}
+		num := &phonenumbers.PhoneNumber{CountryCode: proto.Int32(int32(cc)), NationalNumber: proto.Uint64(national)}
+		if zeros := len(nsn) - len(strings.TrimLeft(nsn, "0")); zeros > 0 {
+			num.ItalianLeadingZero, num.NumberOfLeadingZeros = proto.Bool(true), proto.Int32(int32(zeros))
+		}
+		return phonenumbers.IsPossibleNumber(num)
+	}
+	return false
 }
 
 // e164 is the shape the database's e164 domain checks.

@@ -75,3 +75,17 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkNormalize measures the webhooks' case (MessageBird's digits)
+// and an operator's national input.
+func BenchmarkNormalize(b *testing.B) {
+	for _, raw := range []string{"31612345678", "06 1234 5678"} {
+		b.Run(raw, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Normalize(raw, "NL"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
