@@ -9,39 +9,29 @@ import (
 	"birdcar/sql/db"
 )
 
-// callRecord is one answered call, waiting to be written.
-type callRecord struct {
-	RideID        int64 // 0: no ride matched
-	CallID        string
-	Source        string
-	Destination   string
-	TransferredTo string // "" unless transferred
-	At            time.Time
-}
-
-// CallLog writes answered calls in batches, off the voice webhook's path,
-// so recording a call costs the caller no database round trip.
+// CallLog writes answered calls in batches with COPY, off the voice
+// webhook's path, so recording a call costs the caller no database round trip.
 type CallLog struct {
 	q      *db.Queries
 	logger *slog.Logger
-	ch     chan callRecord
+	ch     chan db.CallCreateManyParams
 	done   chan struct{}
 	once   sync.Once
 }
 
-// callLogBatch is the most calls one insert writes.
-const callLogBatch = 500
+// callLogBatch is the most calls one COPY writes.
+const callLogBatch = 1000
 
 // NewCallLog starts a writer on conn (a pool: it writes from its own goroutine).
 func NewCallLog(conn db.DBTX, logger *slog.Logger) *CallLog {
-	l := &CallLog{q: db.New(conn), logger: logger, ch: make(chan callRecord, 10_000), done: make(chan struct{})}
+	l := &CallLog{q: db.New(conn), logger: logger, ch: make(chan db.CallCreateManyParams, 10_000), done: make(chan struct{})}
 	go l.run()
 	return l
 }
 
 // Record queues a call. When the queue is full it waits, slowing the
 // webhook rather than losing the record.
-func (l *CallLog) Record(ctx context.Context, c callRecord) {
+func (l *CallLog) Record(ctx context.Context, c db.CallCreateManyParams) {
 	select {
 	case l.ch <- c:
 	case <-ctx.Done():
@@ -58,7 +48,7 @@ func (l *CallLog) Close() {
 
 func (l *CallLog) run() {
 	defer close(l.done)
-	batch := make([]callRecord, 0, callLogBatch)
+	batch := make([]db.CallCreateManyParams, 0, callLogBatch)
 	for c := range l.ch {
 		batch = append(batch[:0], c)
 		// Take whatever else is already waiting, up to a batch.
@@ -74,39 +64,25 @@ func (l *CallLog) run() {
 				break fill
 			}
 		}
-		l.write(batch)
+		write(l.q, l.logger, batch)
 	}
 }
 
-func (l *CallLog) write(batch []callRecord) {
-	p := db.CallCreateBatchParams{}
-	for _, c := range batch {
-		outcome := "rejected"
-		if c.TransferredTo != "" {
-			outcome = "transferred"
-		}
-		p.RideIds = append(p.RideIds, c.RideID)
-		p.CallIds = append(p.CallIds, c.CallID)
-		p.Sources = append(p.Sources, c.Source)
-		p.Destinations = append(p.Destinations, c.Destination)
-		p.TransferredTo = append(p.TransferredTo, c.TransferredTo)
-		p.Outcomes = append(p.Outcomes, outcome)
-		p.CreatedAt = append(p.CreatedAt, c.At)
-	}
+// write stores calls; a failure is logged, since the caller was answered.
+func write(q *db.Queries, logger *slog.Logger, calls []db.CallCreateManyParams) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := l.q.CallCreateBatch(ctx, p); err != nil {
-		l.logger.Error("record calls", "calls", len(batch), "err", err)
+	if _, err := q.CallCreateMany(ctx, calls); err != nil {
+		logger.Error("record calls", "calls", len(calls), "err", err)
 	}
 }
 
 // recordCall hands a call to the CallLog, or writes it at once when the
 // server has none (tests on a single transaction).
-func (s *Server) recordCall(ctx context.Context, c callRecord) {
+func (s *Server) recordCall(ctx context.Context, c db.CallCreateManyParams) {
 	if s.CallLog != nil {
 		s.CallLog.Record(ctx, c)
 		return
 	}
-	tmp := &CallLog{q: s.queries, logger: s.Logger}
-	tmp.write([]callRecord{c})
+	write(s.queries, s.Logger, []db.CallCreateManyParams{c})
 }

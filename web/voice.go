@@ -36,21 +36,22 @@ type sayXML struct {
 // a ride party's call to the other party, or explain why not.
 func (s *Server) handleWebhookVoice(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	call := callRecord{
+	call := db.CallCreateManyParams{
 		CallID:      sanitize(c.Query("callID")),
 		Source:      sanitize(c.Query("source")),
 		Destination: sanitize(c.Query("destination")),
-		At:          s.now(),
+		Outcome:     "rejected",
+		CreatedAt:   s.now(),
 	}
 	var answer any = sayXML{Language: "en-GB", Voice: "female", Text: notIdentified}
 	// A withheld caller ("Restricted", "anonymous", empty) fails to normalise.
 	caller, errFrom := phone.Normalize(call.Source, s.DefaultCountry)
 	proxy, errTo := phone.Normalize(call.Destination, s.DefaultCountry)
 	if errFrom == nil && errTo == nil {
-		route, err := s.queries.RouteFind(ctx, db.RouteFindParams{ProxyNumber: proxy, CallerPhone: caller, Now: call.At})
+		route, err := s.queries.RouteFind(ctx, db.RouteFindParams{ProxyNumber: proxy, CallerPhone: caller, Now: call.CreatedAt})
 		switch {
 		case err == nil:
-			call.RideID, call.TransferredTo = route.RideID, route.CalleePhone
+			call.RideID, call.TransferredTo, call.Outcome = &route.RideID, &route.CalleePhone, "transferred"
 			answer = transferXML{Destination: phone.Digits(route.CalleePhone), Mask: true}
 		case !errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("find route for call: %w", err)

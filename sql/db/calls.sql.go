@@ -10,36 +10,14 @@ import (
 	"time"
 )
 
-const callCreateBatch = `-- name: CallCreateBatch :exec
-INSERT INTO calls (ride_id, call_id, source, destination, transferred_to, outcome, created_at)
-SELECT nullif(unnest($1::bigint[]), 0), unnest($2::text[]), unnest($3::text[]),
-       unnest($4::text[]), nullif(unnest($5::text[]), ''),
-       unnest($6::text[]), unnest($7::timestamptz[])
-`
-
-type CallCreateBatchParams struct {
-	RideIds       []int64
-	CallIds       []string
-	Sources       []string
-	Destinations  []string
-	TransferredTo []string
-	Outcomes      []string
-	CreatedAt     []time.Time
-}
-
-// Writes a batch of answered calls at once; 0 and ” stand for null. The
-// unnests in one select list advance together, row by row.
-func (q *Queries) CallCreateBatch(ctx context.Context, arg CallCreateBatchParams) error {
-	_, err := q.db.Exec(ctx, callCreateBatch,
-		arg.RideIds,
-		arg.CallIds,
-		arg.Sources,
-		arg.Destinations,
-		arg.TransferredTo,
-		arg.Outcomes,
-		arg.CreatedAt,
-	)
-	return err
+type CallCreateManyParams struct {
+	RideID        *int64
+	CallID        string
+	Source        string
+	Destination   string
+	TransferredTo *string
+	Outcome       string
+	CreatedAt     time.Time
 }
 
 const callListByRide = `-- name: CallListByRide :many
