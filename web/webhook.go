@@ -149,7 +149,7 @@ func (s *Server) handleWebhookSMS(c *fiber.Ctx) error {
 			return err
 		}
 		return s.queueMessages(ctx, tx, db.MessageCreateOutboundParams{
-			RideID: &route.RideID, Kind: "forward", Originator: route.ProxyNumber,
+			RideID: &route.RideID, Kind: "forward", Originator: in.Recipient,
 			Recipient: route.CalleePhone, Body: clip(in.Text, forwardLimit), ForwardOf: &inboundID,
 		})
 	})

@@ -5,7 +5,10 @@ VALUES ($1, $2, $3, $4, tstzrange(@valid_from::timestamptz, NULL));
 
 -- name: RouteFind :one
 -- The route valid at @now for a caller dialling or texting a proxy number.
-SELECT r.ride_id, r.callee_phone, p.id AS proxy_number_id, p.number AS proxy_number
+-- The number is resolved first so the routing constraint's index is
+-- searched on all three of its columns; joined, the planner may search it
+-- by caller alone and read most of it.
+SELECT r.ride_id, r.callee_phone, r.proxy_number_id
 FROM routes r
-JOIN proxy_numbers p ON p.id = r.proxy_number_id
-WHERE p.number = @proxy_number AND r.caller_phone = @caller_phone AND r.valid @> @now::timestamptz;
+WHERE r.proxy_number_id = (SELECT p.id FROM proxy_numbers p WHERE p.number = @proxy_number)
+  AND r.caller_phone = @caller_phone AND r.valid @> @now::timestamptz;
