@@ -137,7 +137,7 @@ func (s *Server) handleWebhookSMS(c *fiber.Ctx) error {
 			return fmt.Errorf("find route: %w", err)
 		}
 		params := db.MessageCreateInboundParams{Originator: in.Originator, Recipient: in.Recipient, Body: in.Text,
-			Status: "unmatched", ProviderID: &in.ID, CreatedAt: now}
+			Status: "unmatched", ReceivedID: &in.ID, CreatedAt: now}
 		if matched {
 			params.Status, params.RideID = "received", &route.RideID
 		}

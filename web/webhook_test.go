@@ -52,7 +52,7 @@ func (b *testBundle) smsForm(t *testing.T, v url.Values) *http.Response {
 
 func (b *testBundle) messages(t *testing.T, where string, args ...any) []db.Message {
 	t.Helper()
-	rows, err := b.srv.DB.Query(t.Context(), "SELECT id, ride_id, direction, kind, originator, recipient, body, status, provider_id, forward_of FROM messages WHERE "+where+" ORDER BY id", args...)
+	rows, err := b.srv.DB.Query(t.Context(), "SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, forward_of FROM messages WHERE "+where+" ORDER BY id", args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func (b *testBundle) messages(t *testing.T, where string, args ...any) []db.Mess
 	var out []db.Message
 	for rows.Next() {
 		var m db.Message
-		if err := rows.Scan(&m.ID, &m.RideID, &m.Direction, &m.Kind, &m.Originator, &m.Recipient, &m.Body, &m.Status, &m.ProviderID, &m.ForwardOf); err != nil {
+		if err := rows.Scan(&m.ID, &m.RideID, &m.Direction, &m.Kind, &m.Originator, &m.Recipient, &m.Body, &m.Status, &m.ReceivedID, &m.ForwardOf); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, m)
@@ -80,7 +80,7 @@ func TestWebhookSMS_ForwardsToTheOtherParty(t *testing.T) {
 	}
 	in := b.messages(t, "direction = 'inbound'")
 	if len(in) != 1 || in[0].Status != "received" || in[0].RideID == nil || *in[0].RideID != f.ride.ID ||
-		in[0].Originator != f.customer.Phone || *in[0].ProviderID != "mb-1" || in[0].Body != text {
+		in[0].Originator != f.customer.Phone || *in[0].ReceivedID != "mb-1" || in[0].Body != text {
 		t.Fatalf("inbound = %+v", in)
 	}
 	fwd := b.messages(t, "kind = 'forward'")

@@ -50,9 +50,9 @@ func (q *Queries) MessageApplyReport(ctx context.Context, arg MessageApplyReport
 }
 
 const messageCreateInbound = `-- name: MessageCreateInbound :one
-INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, provider_id, created_at)
+INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, received_id, created_at)
 VALUES ($7, 'inbound', 'inbound', $1, $2, $3, $4, $5, $6)
-ON CONFLICT (provider_id) WHERE direction = 'inbound' DO NOTHING
+ON CONFLICT (received_id) DO NOTHING
 RETURNING id
 `
 
@@ -61,7 +61,7 @@ type MessageCreateInboundParams struct {
 	Recipient  string
 	Body       string
 	Status     string
-	ProviderID *string
+	ReceivedID *string
 	CreatedAt  time.Time
 	RideID     *int64
 }
@@ -73,7 +73,7 @@ func (q *Queries) MessageCreateInbound(ctx context.Context, arg MessageCreateInb
 		arg.Recipient,
 		arg.Body,
 		arg.Status,
-		arg.ProviderID,
+		arg.ReceivedID,
 		arg.CreatedAt,
 		arg.RideID,
 	)
@@ -85,7 +85,7 @@ func (q *Queries) MessageCreateInbound(ctx context.Context, arg MessageCreateInb
 const messageCreateOutbound = `-- name: MessageCreateOutbound :one
 INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, forward_of)
 VALUES ($1, 'outbound', $2, $3, $4, $5, 'queued', $6)
-RETURNING id, ride_id, direction, kind, originator, recipient, body, status, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at
+RETURNING id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at
 `
 
 type MessageCreateOutboundParams struct {
@@ -116,6 +116,7 @@ func (q *Queries) MessageCreateOutbound(ctx context.Context, arg MessageCreateOu
 		&i.Recipient,
 		&i.Body,
 		&i.Status,
+		&i.ReceivedID,
 		&i.ProviderID,
 		&i.ForwardOf,
 		&i.Attempts,
@@ -128,7 +129,7 @@ func (q *Queries) MessageCreateOutbound(ctx context.Context, arg MessageCreateOu
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT id, ride_id, direction, kind, originator, recipient, body, status, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages WHERE id = $1
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages WHERE id = $1
 `
 
 func (q *Queries) MessageGet(ctx context.Context, id int64) (Message, error) {
@@ -143,6 +144,7 @@ func (q *Queries) MessageGet(ctx context.Context, id int64) (Message, error) {
 		&i.Recipient,
 		&i.Body,
 		&i.Status,
+		&i.ReceivedID,
 		&i.ProviderID,
 		&i.ForwardOf,
 		&i.Attempts,
@@ -155,7 +157,7 @@ func (q *Queries) MessageGet(ctx context.Context, id int64) (Message, error) {
 }
 
 const messageListByRide = `-- name: MessageListByRide :many
-SELECT id, ride_id, direction, kind, originator, recipient, body, status, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages WHERE ride_id = $1 ORDER BY created_at, id
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages WHERE ride_id = $1 ORDER BY created_at, id
 `
 
 func (q *Queries) MessageListByRide(ctx context.Context, rideID *int64) ([]Message, error) {
@@ -176,6 +178,7 @@ func (q *Queries) MessageListByRide(ctx context.Context, rideID *int64) ([]Messa
 			&i.Recipient,
 			&i.Body,
 			&i.Status,
+			&i.ReceivedID,
 			&i.ProviderID,
 			&i.ForwardOf,
 			&i.Attempts,
@@ -244,7 +247,7 @@ func (q *Queries) MessageMarkSent(ctx context.Context, arg MessageMarkSentParams
 const messageStartSending = `-- name: MessageStartSending :one
 UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = now()
 WHERE id = $1 AND provider_id IS NULL AND status IN ('queued', 'sending')
-RETURNING id, ride_id, direction, kind, originator, recipient, body, status, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at
+RETURNING id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at
 `
 
 // Claims a queued message for one send attempt. Nothing comes back when the
@@ -261,6 +264,7 @@ func (q *Queries) MessageStartSending(ctx context.Context, id int64) (Message, e
 		&i.Recipient,
 		&i.Body,
 		&i.Status,
+		&i.ReceivedID,
 		&i.ProviderID,
 		&i.ForwardOf,
 		&i.Attempts,

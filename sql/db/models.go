@@ -51,6 +51,7 @@ type Message struct {
 	Recipient  string
 	Body       string
 	Status     string
+	ReceivedID *string
 	ProviderID *string
 	ForwardOf  *int64
 	Attempts   int32

@@ -15,4 +15,4 @@ CREATE TABLE calls (
 
 CREATE INDEX calls_ride ON calls (ride_id, created_at, id);
 CREATE INDEX calls_unmatched ON calls (created_at DESC) WHERE ride_id IS NULL;
-CREATE INDEX messages_unmatched ON messages (created_at DESC) WHERE status = 'unmatched';
+CREATE INDEX messages_unmatched ON messages (created_at DESC) WHERE ride_id IS NULL;

@@ -32,9 +32,9 @@ WHERE id = $1 AND provider_id IS NULL;
 
 -- name: MessageCreateInbound :one
 -- Zero rows when MessageBird delivered this id before: it is handled once.
-INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, provider_id, created_at)
+INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, received_id, created_at)
 VALUES (sqlc.narg(ride_id), 'inbound', 'inbound', $1, $2, $3, $4, $5, $6)
-ON CONFLICT (provider_id) WHERE direction = 'inbound' DO NOTHING
+ON CONFLICT (received_id) DO NOTHING
 RETURNING id;
 
 -- name: MessageApplyReport :execrows
