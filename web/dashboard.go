@@ -32,5 +32,5 @@ func (s *Server) handleDashboard(c *fiber.Ctx) error {
 	if p.Rides, err = s.queries.RideListRecent(ctx, recentRides); err != nil {
 		return fmt.Errorf("list rides: %w", err)
 	}
-	return renderPage(c, http.StatusOK, components.LayoutProps{Title: "Overview", Sandbox: s.Sandbox}, components.Dashboard(p))
+	return renderPage(c, http.StatusOK, s.layout(c, "Overview", "overview"), components.Dashboard(p))
 }

@@ -56,7 +56,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if isHTMX(c) {
 		return render(c, pub.Status, components.ErrorMessage(props))
 	}
-	return renderPage(c, pub.Status, components.LayoutProps{Title: http.StatusText(pub.Status), Sandbox: s.Sandbox}, components.ErrorMessage(props))
+	return renderPage(c, pub.Status, s.layout(c, http.StatusText(pub.Status), ""), components.ErrorMessage(props))
 }
 
 func codeForStatus(status int) string {

@@ -35,3 +35,13 @@ func renderPage(c *fiber.Ctx, status int, layout components.LayoutProps, body te
 		return components.Layout(layout).Render(templ.WithChildren(ctx, body), w)
 	}))
 }
+
+// localUser is the c.Locals key under which requireLogin leaves the
+// signed-in operator's name.
+const localUser = "user"
+
+// layout is the shell props of a console page.
+func (s *Server) layout(c *fiber.Ctx, title, active string) components.LayoutProps {
+	user, _ := c.Locals(localUser).(string)
+	return components.LayoutProps{Title: title, Active: active, Sandbox: s.Sandbox, User: user}
+}

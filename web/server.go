@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -46,6 +47,15 @@ type Server struct {
 	PublicURL string
 	// CallLog records answered calls in batches; nil writes each at once.
 	CallLog *CallLog
+	// AdminUser and AdminPasswordHash guard the console (bcrypt hash).
+	AdminUser         string
+	AdminPasswordHash []byte
+	// SecureCookies marks the session cookie Secure (PUBLIC_URL is https).
+	SecureCookies bool
+	// PoolLowWatermark: fewer free numbers than this shows a warning.
+	PoolLowWatermark int
+	// RiverUI serves River's own UI under /riverui; nil leaves it out.
+	RiverUI http.Handler
 	// Now is the clock (tests control it); nil means time.Now.
 	Now func() time.Time
 	// Location is the time zone of texts and pages; nil means time.Local.
@@ -77,7 +87,18 @@ func NewServer(ctx context.Context, s *Server) *Server {
 	s.registerHealthRoutes()
 	s.registerWebhookRoutes()
 	s.registerAPIRoutes()
+	// Everything registered after requireLogin is the operators' console:
+	// Fiber runs handlers in registration order, so the routes above answer
+	// before the login check is reached.
+	s.registerAuthRoutes()
+	s.app.Use(s.requireLogin, s.checkCSRF)
 	s.registerDashboardRoutes()
+	s.registerRideRoutes()
+	s.registerPeopleRoutes()
+	s.registerNumberRoutes()
+	s.registerSendRoutes()
+	s.registerSimulatorRoutes()
+	s.registerRiverUIRoutes()
 	s.app.Use(func(c *fiber.Ctx) error { return errNotFound })
 	return s
 }

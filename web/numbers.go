@@ -1,0 +1,4 @@
+package web
+
+// registerNumberRoutes mounts the number pool pages.
+func (s *Server) registerNumberRoutes() {}

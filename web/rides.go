@@ -1,0 +1,4 @@
+package web
+
+// registerRideRoutes mounts the rides pages.
+func (s *Server) registerRideRoutes() {}

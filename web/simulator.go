@@ -1,0 +1,4 @@
+package web
+
+// registerSimulatorRoutes mounts the phone simulator.
+func (s *Server) registerSimulatorRoutes() {}
