@@ -14,7 +14,7 @@ import (
 
 func page(t *testing.T, b *testBundle, path string, htmx bool) (int, *goquery.Document) {
 	t.Helper()
-	req := httptest.NewRequest("GET", path, nil)
+	req := b.signIn(t, httptest.NewRequest("GET", path, nil))
 	if htmx {
 		req.Header.Set("HX-Request", "true")
 	}
@@ -33,11 +33,11 @@ func TestDashboard_ShowsSampleData(t *testing.T) {
 	if err := sample.Insert(ctx, b.srv.DB); err != nil {
 		t.Fatal(err)
 	}
-	c, err := b.q.CustomerList(ctx)
+	c, err := b.q.CustomerList(ctx, db.CustomerListParams{Lim: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := b.q.DriverList(ctx)
+	d, err := b.q.DriverList(ctx, db.DriverListParams{Lim: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,22 +48,29 @@ func TestDashboard_ShowsSampleData(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("GET /: %d", status)
 	}
-	for sel, want := range map[string]int{
-		`[data-testid="customer-row"]`: 3, `[data-testid="driver-row"]`: 3,
-		`[data-testid="number-row"]`: 5, `[data-testid="ride-row"]`: 1,
+	for sel, want := range map[string]string{
+		`[data-testid="count-active"]`: "1", `[data-testid="count-free"]`: "4", `[data-testid="count-messages"]`: "2",
+		`[data-testid="count-failed"]`: "0",
 	} {
-		if got := doc.Find(sel).Length(); got != want {
-			t.Errorf("%s: %d rows, want %d", sel, got, want)
+		if got := doc.Find(sel).Text(); got != want {
+			t.Errorf("%s = %q, want %q", sel, got, want)
 		}
 	}
-	if !strings.Contains(doc.Find(`[data-testid="customers"]`).Text(), "+447700900001") {
-		t.Error("customers table lacks the sample phone")
+	if n := doc.Find(`[data-testid="ride-row"]`).Length(); n != 1 {
+		t.Errorf("latest rides: %d rows, want 1", n)
 	}
-	if doc.Find("title").Text() != "Overview · BirdCar" || doc.Find(`script[src="/static/htmx.min.js"]`).Length() != 1 {
-		t.Error("full page lacks its layout")
+	if n := doc.Find(`[data-testid="hour-bar"]`).Length(); n != 24 {
+		t.Errorf("chart: %d bars, want one per hour", n)
+	}
+	if !strings.Contains(doc.Find(`[data-testid="rides"]`).Text(), c[0].Name) {
+		t.Error("latest rides lack the sample customer")
+	}
+	if doc.Find("head title").Text() != "Overview · BirdCar" || doc.Find(`script[src="/static/htmx.min.js"]`).Length() != 1 ||
+		doc.Find(`nav a[aria-current="page"]`).Text() != "Overview" {
+		t.Errorf("full page lacks its layout: title %q, current %q", doc.Find("head title").Text(), doc.Find(`nav a[aria-current="page"]`).Text())
 	}
 	// htmx asks for the fragment alone.
-	if _, frag := page(t, b, "/", true); frag.Find("title").Length() != 0 || frag.Find(`[data-testid="rides"]`).Length() != 1 {
+	if _, frag := page(t, b, "/", true); frag.Find("head title").Length() != 0 || frag.Find(`[data-testid="rides"]`).Length() != 1 {
 		t.Error("htmx request did not get the bare fragment")
 	}
 }
@@ -71,10 +78,15 @@ func TestDashboard_ShowsSampleData(t *testing.T) {
 func TestDashboard_ShowsNamesAsText(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	if _, err := b.q.CustomerCreate(t.Context(), db.CustomerCreateParams{Name: "<script>alert(1)</script>", Phone: "+31611111111"}); err != nil {
+	_, d, _ := b.people(t, t.Context(), 1)
+	x, err := b.q.CustomerCreate(t.Context(), db.CustomerCreateParams{Name: "<script>alert(1)</script>", Phone: "+31699999999"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	r := b.do(t, httptest.NewRequest("GET", "/", nil))
+	if _, err := b.createRide(t, x, d); err != nil {
+		t.Fatal(err)
+	}
+	r := b.do(t, b.signIn(t, httptest.NewRequest("GET", "/", nil)))
 	body, _ := io.ReadAll(r.Body)
 	if strings.Contains(string(body), "<script>alert(1)") || !strings.Contains(string(body), "&lt;script&gt;alert(1)&lt;/script&gt;") {
 		t.Error("a customer's name reached the page as markup")
@@ -97,7 +109,7 @@ func TestServer_HealthStaticAndNotFound(t *testing.T) {
 	if status != 404 || !strings.Contains(doc.Find(`[data-testid="error"]`).Text(), "nothing at this address") {
 		t.Errorf("unknown page: %d %q", status, doc.Find(`[data-testid="error"]`).Text())
 	}
-	if status, frag := page(t, b, "/no/such/page", true); status != 404 || frag.Find("title").Length() != 0 {
+	if status, frag := page(t, b, "/no/such/page", true); status != 404 || frag.Find("head title").Length() != 0 {
 		t.Errorf("unknown page for htmx: %d, want a bare 404 fragment", status)
 	}
 }

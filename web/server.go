@@ -39,9 +39,9 @@ type Server struct {
 	GracePeriod time.Duration
 	// APITokens are the bearer tokens the JSON API accepts; none turns it off.
 	APITokens []string
-	// Signatures checks MessageBird's webhook signatures; nil accepts
-	// unsigned webhooks.
-	Signatures *signature_jwt.Validator
+	// SigningKey is MessageBird's webhook signing key; "" accepts unsigned
+	// webhooks.
+	SigningKey string
 	// PublicURL is where MessageBird reaches this server (scheme and host):
 	// signatures cover it.
 	PublicURL string
@@ -64,7 +64,8 @@ type Server struct {
 	app     *fiber.App
 	queries *db.Queries
 	// base is cancelled at shutdown; request contexts derive from it.
-	base context.Context
+	base       context.Context
+	signatures *signature_jwt.Validator
 }
 
 // NewServer builds the Fiber app and its routes. ctx bounds every request's
@@ -72,6 +73,7 @@ type Server struct {
 func NewServer(ctx context.Context, s *Server) *Server {
 	s.base = ctx
 	s.queries = db.New(s.DB)
+	s.useSigningKey(s.SigningKey)
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}

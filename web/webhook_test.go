@@ -1,11 +1,6 @@
 package web
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -16,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/messagebird/go-rest-api/v9/signature_jwt"
 
 	"birdcar/sql/db"
 	"birdcar/sql/dbtest"
@@ -334,29 +327,11 @@ func TestWebhookStatus(t *testing.T) {
 	}
 }
 
-// sign makes a MessageBird-Signature-JWT the way MessageBird does (HS256
-// over iss, nbf, exp, jti, url_hash and payload_hash).
-func sign(key, fullURL string, body []byte, now time.Time) string {
-	hash := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
-	claims := map[string]any{"iss": "MessageBird", "nbf": now.Unix(), "exp": now.Add(time.Minute).Unix(),
-		"jti": fmt.Sprint(now.UnixNano()), "url_hash": hash([]byte(fullURL))}
-	if len(body) > 0 {
-		claims["payload_hash"] = hash(body)
-	}
-	enc := base64.RawURLEncoding
-	header, _ := json.Marshal(map[string]string{"alg": "HS256", "typ": "JWT"})
-	payload, _ := json.Marshal(claims)
-	unsigned := enc.EncodeToString(header) + "." + enc.EncodeToString(payload)
-	mac := hmac.New(sha256.New, []byte(key))
-	mac.Write([]byte(unsigned))
-	return unsigned + "." + enc.EncodeToString(mac.Sum(nil))
-}
-
 func TestWebhook_Signatures(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	const key, public = "signing-key-for-tests", "https://birdcar.example.com"
-	b.srv.Signatures = signature_jwt.NewValidator(key)
+	b.srv.useSigningKey(key)
 	b.srv.PublicURL = public
 	f := b.activeRide(t)
 	form := url.Values{"id": {"mb-s"}, "originator": {digits(f.customer.Phone)}, "recipient": {digits(f.ride.ProxyNumber)}, "payload": {"signed"}}.Encode()
@@ -382,13 +357,13 @@ func TestWebhook_Signatures(t *testing.T) {
 		want int
 	}{
 		{"no signature", post("", form), 401},
-		{"wrong key", post(sign("other-key", public+"/webhook", []byte(form), now), form), 401},
-		{"tampered body", post(sign(key, public+"/webhook", []byte(form), now), form+"x"), 401},
-		{"expired", post(sign(key, public+"/webhook", []byte(form), now.Add(-5*time.Minute)), form), 401},
+		{"wrong key", post(signWebhook("other-key", public+"/webhook", []byte(form), now), form), 401},
+		{"tampered body", post(signWebhook(key, public+"/webhook", []byte(form), now), form+"x"), 401},
+		{"expired", post(signWebhook(key, public+"/webhook", []byte(form), now.Add(-5*time.Minute)), form), 401},
 		{"garbage token", post("not.a.jwt", form), 401},
-		{"tampered query", get(sign(key, public+voiceQuery, nil, now), voiceQuery+"&source=31600000000"), 401},
-		{"valid voice", get(sign(key, public+voiceQuery, nil, now), voiceQuery), 200},
-		{"valid SMS", post(sign(key, public+"/webhook", []byte(form), now), form), 200},
+		{"tampered query", get(signWebhook(key, public+voiceQuery, nil, now), voiceQuery+"&source=31600000000"), 401},
+		{"valid voice", get(signWebhook(key, public+voiceQuery, nil, now), voiceQuery), 200},
+		{"valid SMS", post(signWebhook(key, public+"/webhook", []byte(form), now), form), 200},
 	}
 	for _, tc := range cases {
 		if tc.got != tc.want {

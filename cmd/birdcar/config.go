@@ -27,6 +27,7 @@ type config struct {
 	GracePeriod       time.Duration
 	AutoEndAfter      time.Duration
 	SendMaxAttempts   int
+	PoolLowWatermark  int
 }
 
 // configError names the variable that stopped start-up.
@@ -69,6 +70,9 @@ func loadConfig(environ []string, dotenvPath string) (config, error) {
 		return config{}, err
 	}
 	if cfg.SendMaxAttempts, err = intVar("SEND_MAX_ATTEMPTS", get("SEND_MAX_ATTEMPTS", "10"), 1, 100, "a whole number from 1 to 100"); err != nil {
+		return config{}, err
+	}
+	if cfg.PoolLowWatermark, err = intVar("POOL_LOW_WATERMARK", get("POOL_LOW_WATERMARK", "3"), 0, 1_000_000, "a whole number, 0 or more"); err != nil {
 		return config{}, err
 	}
 	if cfg.MessageBirdURL, err = urlVar("MESSAGEBIRD_BASE_URL", get("MESSAGEBIRD_BASE_URL", "https://rest.messagebird.com")); err != nil {

@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/messagebird/go-rest-api/v9/signature_jwt"
+
+	"riverqueue.com/riverui"
 
 	"birdcar/jobs"
 	"birdcar/sql/localpg"
@@ -105,11 +106,21 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		logger.Info("JSON API is off: set API_TOKENS to enable it")
 	}
 
-	var signatures *signature_jwt.Validator
-	if cfg.SigningKey != "" {
-		signatures = signature_jwt.NewValidator(cfg.SigningKey)
-	} else {
+	if cfg.SigningKey == "" {
 		logger.Warn("MESSAGEBIRD_SIGNING_KEY is not set: webhooks are accepted without a signature")
+	}
+	adminHash, err := web.EnsureAdminPassword(ctx, pool, cfg.AdminUser, cfg.AdminPassword, logger)
+	if err != nil {
+		return fmt.Errorf("admin password: %w", err)
+	}
+	riverUI, err := riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(workers, nil), Logger: logger, Prefix: "/riverui",
+	})
+	if err != nil {
+		return fmt.Errorf("river UI: %w", err)
+	}
+	if err := riverUI.Start(ctx); err != nil {
+		return fmt.Errorf("start river UI: %w", err)
 	}
 	callLog := web.NewCallLog(pool, logger)
 	defer callLog.Close()
@@ -122,9 +133,15 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		DefaultCountry: cfg.DefaultCountry,
 		GracePeriod:    cfg.GracePeriod,
 		APITokens:      cfg.APITokens,
-		Signatures:     signatures,
+		SigningKey:     cfg.SigningKey,
 		PublicURL:      cfg.PublicURL,
 		CallLog:        callLog,
+
+		AdminUser:         cfg.AdminUser,
+		AdminPasswordHash: adminHash,
+		SecureCookies:     strings.HasPrefix(cfg.PublicURL, "https://"),
+		PoolLowWatermark:  cfg.PoolLowWatermark,
+		RiverUI:           riverUI,
 	})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

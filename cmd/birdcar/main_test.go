@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,22 +149,23 @@ func TestMainProcess(t *testing.T) {
 }
 
 // TestRun_ServesDashboardWithSampleData starts BirdCar against a fresh
-// database, as go run does, and stops it the way Ctrl-C does.
+// database, as go run does, logs in, sees the sample data, and stops it the
+// way Ctrl-C does.
 func TestRun_ServesDashboardWithSampleData(t *testing.T) {
 	t.Parallel()
-	_, url := dbtest.FreshDB(t)
+	_, dbURL := dbtest.FreshDB(t)
 	port := freePort(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	var out syncBuffer
-	go func() { done <- run(ctx, nil, []string{"DATABASE_URL=" + url, fmt.Sprintf("PORT=%d", port)}, &out) }()
+	env := []string{"DATABASE_URL=" + dbURL, fmt.Sprintf("PORT=%d", port), "ADMIN_PASSWORD=sample-test-password"}
+	go func() { done <- run(ctx, nil, env, &out) }()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 
-	var body []byte
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		resp, err := http.Get(base + "/healthz")
 		if err == nil {
-			body, _ = io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				break
@@ -170,14 +173,41 @@ func TestRun_ServesDashboardWithSampleData(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			cancel()
-			t.Fatalf("dashboard not served within 20 s: %v", err)
+			t.Fatalf("not serving within 20 s: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, want := range []string{"Caitlin Carter", "Dave Driver", "+447700900201"} {
-		if !bytes.Contains(body, []byte(want)) {
-			t.Errorf("dashboard lacks sample %q", want)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Jar: jar}
+	req, _ := http.NewRequest("POST", base+"/login", strings.NewReader(url.Values{
+		"user": {"admin"}, "password": {"sample-test-password"}, "next": {"/people"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", base)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	people, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/people" {
+		t.Fatalf("login: %d at %s, want the people page", resp.StatusCode, resp.Request.URL)
+	}
+	resp, err = client.Get(base + "/numbers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	numbers, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"Caitlin Carter", "Dave Driver"} {
+		if !bytes.Contains(people, []byte(want)) {
+			t.Errorf("people page lacks sample %q", want)
 		}
+	}
+	if !bytes.Contains(numbers, []byte("+447700900201")) {
+		t.Error("numbers page lacks the sample pool")
 	}
 	cancel()
 	select {

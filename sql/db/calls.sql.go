@@ -52,3 +52,88 @@ func (q *Queries) CallListByRide(ctx context.Context, rideID *int64) ([]Call, er
 	}
 	return items, nil
 }
+
+const callListUnmatched = `-- name: CallListUnmatched :many
+SELECT id, ride_id, call_id, source, destination, transferred_to, outcome, created_at FROM calls WHERE ride_id IS NULL ORDER BY created_at DESC LIMIT $1
+`
+
+// The newest calls no route matched.
+func (q *Queries) CallListUnmatched(ctx context.Context, limit int32) ([]Call, error) {
+	rows, err := q.db.Query(ctx, callListUnmatched, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Call
+	for rows.Next() {
+		var i Call
+		if err := rows.Scan(
+			&i.ID,
+			&i.RideID,
+			&i.CallID,
+			&i.Source,
+			&i.Destination,
+			&i.TransferredTo,
+			&i.Outcome,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const callListUnmatchedFrom = `-- name: CallListUnmatchedFrom :many
+SELECT id, ride_id, call_id, source, destination, transferred_to, outcome, created_at FROM calls
+WHERE ride_id IS NULL AND source IN ($1::text, $2::text) AND destination = $3::text
+  AND created_at >= $4::timestamptz AND created_at <= $5::timestamptz
+ORDER BY created_at, id
+`
+
+type CallListUnmatchedFromParams struct {
+	SourceA     string
+	SourceB     string
+	Destination string
+	Since       time.Time
+	Until       time.Time
+}
+
+// Calls to a number from either phone (as MessageBird's digits) that no route matched, in a window.
+func (q *Queries) CallListUnmatchedFrom(ctx context.Context, arg CallListUnmatchedFromParams) ([]Call, error) {
+	rows, err := q.db.Query(ctx, callListUnmatchedFrom,
+		arg.SourceA,
+		arg.SourceB,
+		arg.Destination,
+		arg.Since,
+		arg.Until,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Call
+	for rows.Next() {
+		var i Call
+		if err := rows.Scan(
+			&i.ID,
+			&i.RideID,
+			&i.CallID,
+			&i.Source,
+			&i.Destination,
+			&i.TransferredTo,
+			&i.Outcome,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const customerCreate = `-- name: CustomerCreate :one
@@ -44,6 +45,18 @@ func (q *Queries) CustomerCreateIfMissing(ctx context.Context, arg CustomerCreat
 	return err
 }
 
+const customerDelete = `-- name: CustomerDelete :execrows
+DELETE FROM customers WHERE id = $1
+`
+
+func (q *Queries) CustomerDelete(ctx context.Context, id int64) (int64, error) {
+	result, err := q.db.Exec(ctx, customerDelete, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const customerGet = `-- name: CustomerGet :one
 SELECT id, name, phone, created_at FROM customers WHERE id = $1
 `
@@ -60,12 +73,42 @@ func (q *Queries) CustomerGet(ctx context.Context, id int64) (Customer, error) {
 	return i, err
 }
 
-const customerList = `-- name: CustomerList :many
-SELECT id, name, phone, created_at FROM customers ORDER BY name, id
+const customerLastRide = `-- name: CustomerLastRide :one
+SELECT id, status, expires_at FROM rides WHERE customer_id = $1
+ORDER BY expires_at DESC NULLS FIRST, id DESC
+LIMIT 1
 `
 
-func (q *Queries) CustomerList(ctx context.Context) ([]Customer, error) {
-	rows, err := q.db.Query(ctx, customerList)
+type CustomerLastRideRow struct {
+	ID        int64
+	Status    string
+	ExpiresAt *time.Time
+}
+
+// The ride that keeps a customer from being deleted, the most binding
+// first: an active one (no expiry yet), else the one routing longest.
+func (q *Queries) CustomerLastRide(ctx context.Context, customerID int64) (CustomerLastRideRow, error) {
+	row := q.db.QueryRow(ctx, customerLastRide, customerID)
+	var i CustomerLastRideRow
+	err := row.Scan(&i.ID, &i.Status, &i.ExpiresAt)
+	return i, err
+}
+
+const customerList = `-- name: CustomerList :many
+SELECT id, name, phone, created_at FROM customers
+WHERE $1::text = '' OR name ILIKE '%' || $1 || '%' OR phone LIKE '%' || $1 || '%'
+ORDER BY name, id
+LIMIT $2
+`
+
+type CustomerListParams struct {
+	Q   string
+	Lim int32
+}
+
+// The first lim customers by name whose name or phone contains q ("" for all).
+func (q *Queries) CustomerList(ctx context.Context, arg CustomerListParams) ([]Customer, error) {
+	rows, err := q.db.Query(ctx, customerList, arg.Q, arg.Lim)
 	if err != nil {
 		return nil, err
 	}
@@ -87,4 +130,26 @@ func (q *Queries) CustomerList(ctx context.Context) ([]Customer, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const customerUpdate = `-- name: CustomerUpdate :one
+UPDATE customers SET name = $2, phone = $3 WHERE id = $1 RETURNING id, name, phone, created_at
+`
+
+type CustomerUpdateParams struct {
+	ID    int64
+	Name  string
+	Phone string
+}
+
+func (q *Queries) CustomerUpdate(ctx context.Context, arg CustomerUpdateParams) (Customer, error) {
+	row := q.db.QueryRow(ctx, customerUpdate, arg.ID, arg.Name, arg.Phone)
+	var i Customer
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Phone,
+		&i.CreatedAt,
+	)
+	return i, err
 }

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const driverCreate = `-- name: DriverCreate :one
@@ -44,6 +45,18 @@ func (q *Queries) DriverCreateIfMissing(ctx context.Context, arg DriverCreateIfM
 	return err
 }
 
+const driverDelete = `-- name: DriverDelete :execrows
+DELETE FROM drivers WHERE id = $1
+`
+
+func (q *Queries) DriverDelete(ctx context.Context, id int64) (int64, error) {
+	result, err := q.db.Exec(ctx, driverDelete, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const driverGet = `-- name: DriverGet :one
 SELECT id, name, phone, created_at FROM drivers WHERE id = $1
 `
@@ -60,12 +73,41 @@ func (q *Queries) DriverGet(ctx context.Context, id int64) (Driver, error) {
 	return i, err
 }
 
-const driverList = `-- name: DriverList :many
-SELECT id, name, phone, created_at FROM drivers ORDER BY name, id
+const driverLastRide = `-- name: DriverLastRide :one
+SELECT id, status, expires_at FROM rides WHERE driver_id = $1
+ORDER BY expires_at DESC NULLS FIRST, id DESC
+LIMIT 1
 `
 
-func (q *Queries) DriverList(ctx context.Context) ([]Driver, error) {
-	rows, err := q.db.Query(ctx, driverList)
+type DriverLastRideRow struct {
+	ID        int64
+	Status    string
+	ExpiresAt *time.Time
+}
+
+// As CustomerLastRide, for a driver.
+func (q *Queries) DriverLastRide(ctx context.Context, driverID int64) (DriverLastRideRow, error) {
+	row := q.db.QueryRow(ctx, driverLastRide, driverID)
+	var i DriverLastRideRow
+	err := row.Scan(&i.ID, &i.Status, &i.ExpiresAt)
+	return i, err
+}
+
+const driverList = `-- name: DriverList :many
+SELECT id, name, phone, created_at FROM drivers
+WHERE $1::text = '' OR name ILIKE '%' || $1 || '%' OR phone LIKE '%' || $1 || '%'
+ORDER BY name, id
+LIMIT $2
+`
+
+type DriverListParams struct {
+	Q   string
+	Lim int32
+}
+
+// The first lim drivers by name whose name or phone contains q ("" for all).
+func (q *Queries) DriverList(ctx context.Context, arg DriverListParams) ([]Driver, error) {
+	rows, err := q.db.Query(ctx, driverList, arg.Q, arg.Lim)
 	if err != nil {
 		return nil, err
 	}
@@ -87,4 +129,26 @@ func (q *Queries) DriverList(ctx context.Context) ([]Driver, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const driverUpdate = `-- name: DriverUpdate :one
+UPDATE drivers SET name = $2, phone = $3 WHERE id = $1 RETURNING id, name, phone, created_at
+`
+
+type DriverUpdateParams struct {
+	ID    int64
+	Name  string
+	Phone string
+}
+
+func (q *Queries) DriverUpdate(ctx context.Context, arg DriverUpdateParams) (Driver, error) {
+	row := q.db.QueryRow(ctx, driverUpdate, arg.ID, arg.Name, arg.Phone)
+	var i Driver
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Phone,
+		&i.CreatedAt,
+	)
+	return i, err
 }

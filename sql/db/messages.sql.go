@@ -49,6 +49,23 @@ func (q *Queries) MessageApplyReport(ctx context.Context, arg MessageApplyReport
 	return result.RowsAffected(), nil
 }
 
+const messageCountsSince = `-- name: MessageCountsSince :one
+SELECT count(*) AS total, count(*) FILTER (WHERE status = 'failed') AS failed
+FROM messages WHERE created_at >= $1::timestamptz
+`
+
+type MessageCountsSinceRow struct {
+	Total  int64
+	Failed int64
+}
+
+func (q *Queries) MessageCountsSince(ctx context.Context, since time.Time) (MessageCountsSinceRow, error) {
+	row := q.db.QueryRow(ctx, messageCountsSince, since)
+	var i MessageCountsSinceRow
+	err := row.Scan(&i.Total, &i.Failed)
+	return i, err
+}
+
 const messageCreateInbound = `-- name: MessageCreateInbound :one
 INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, received_id, created_at)
 VALUES ($7, 'inbound', 'inbound', $1, $2, $3, $4, $5, $6)
@@ -106,6 +123,35 @@ func (q *Queries) MessageCreateOutbound(ctx context.Context, arg MessageCreateOu
 		arg.Body,
 		arg.ForwardOf,
 	)
+	var i Message
+	err := row.Scan(
+		&i.ID,
+		&i.RideID,
+		&i.Direction,
+		&i.Kind,
+		&i.Originator,
+		&i.Recipient,
+		&i.Body,
+		&i.Status,
+		&i.ReceivedID,
+		&i.ProviderID,
+		&i.ForwardOf,
+		&i.Attempts,
+		&i.LastError,
+		&i.ReportedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const messageFindForward = `-- name: MessageFindForward :one
+SELECT f.id, f.ride_id, f.direction, f.kind, f.originator, f.recipient, f.body, f.status, f.received_id, f.provider_id, f.forward_of, f.attempts, f.last_error, f.reported_at, f.created_at, f.updated_at FROM messages i JOIN messages f ON f.forward_of = i.id WHERE i.received_id = $1
+`
+
+// The forward written for an inbound MessageBird message, if any.
+func (q *Queries) MessageFindForward(ctx context.Context, receivedID *string) (Message, error) {
+	row := q.db.QueryRow(ctx, messageFindForward, receivedID)
 	var i Message
 	err := row.Scan(
 		&i.ID,
@@ -197,6 +243,193 @@ func (q *Queries) MessageListByRide(ctx context.Context, rideID *int64) ([]Messa
 	return items, nil
 }
 
+const messageListOutbox = `-- name: MessageListOutbox :many
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages WHERE direction = 'outbound' ORDER BY id DESC LIMIT 30
+`
+
+func (q *Queries) MessageListOutbox(ctx context.Context) ([]Message, error) {
+	rows, err := q.db.Query(ctx, messageListOutbox)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Message
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.RideID,
+			&i.Direction,
+			&i.Kind,
+			&i.Originator,
+			&i.Recipient,
+			&i.Body,
+			&i.Status,
+			&i.ReceivedID,
+			&i.ProviderID,
+			&i.ForwardOf,
+			&i.Attempts,
+			&i.LastError,
+			&i.ReportedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const messageListTrouble = `-- name: MessageListTrouble :many
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages
+WHERE last_error IS NOT NULL AND status IN ('queued', 'sending', 'failed')
+ORDER BY id DESC
+LIMIT 100
+`
+
+// Outbound messages that failed or are waiting for a retry.
+func (q *Queries) MessageListTrouble(ctx context.Context) ([]Message, error) {
+	rows, err := q.db.Query(ctx, messageListTrouble)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Message
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.RideID,
+			&i.Direction,
+			&i.Kind,
+			&i.Originator,
+			&i.Recipient,
+			&i.Body,
+			&i.Status,
+			&i.ReceivedID,
+			&i.ProviderID,
+			&i.ForwardOf,
+			&i.Attempts,
+			&i.LastError,
+			&i.ReportedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const messageListUnmatched = `-- name: MessageListUnmatched :many
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages WHERE ride_id IS NULL ORDER BY created_at DESC LIMIT $1
+`
+
+// The newest texts no route matched.
+func (q *Queries) MessageListUnmatched(ctx context.Context, limit int32) ([]Message, error) {
+	rows, err := q.db.Query(ctx, messageListUnmatched, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Message
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.RideID,
+			&i.Direction,
+			&i.Kind,
+			&i.Originator,
+			&i.Recipient,
+			&i.Body,
+			&i.Status,
+			&i.ReceivedID,
+			&i.ProviderID,
+			&i.ForwardOf,
+			&i.Attempts,
+			&i.LastError,
+			&i.ReportedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const messageListUnmatchedFrom = `-- name: MessageListUnmatchedFrom :many
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages
+WHERE ride_id IS NULL AND originator IN ($1::text, $2::text) AND recipient = $3::text
+  AND created_at >= $4::timestamptz AND created_at <= $5::timestamptz
+ORDER BY created_at, id
+`
+
+type MessageListUnmatchedFromParams struct {
+	PhoneA      string
+	PhoneB      string
+	ProxyNumber string
+	Since       time.Time
+	Until       time.Time
+}
+
+// Texts to a number from either phone that no route matched, in a window.
+func (q *Queries) MessageListUnmatchedFrom(ctx context.Context, arg MessageListUnmatchedFromParams) ([]Message, error) {
+	rows, err := q.db.Query(ctx, messageListUnmatchedFrom,
+		arg.PhoneA,
+		arg.PhoneB,
+		arg.ProxyNumber,
+		arg.Since,
+		arg.Until,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Message
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ID,
+			&i.RideID,
+			&i.Direction,
+			&i.Kind,
+			&i.Originator,
+			&i.Recipient,
+			&i.Body,
+			&i.Status,
+			&i.ReceivedID,
+			&i.ProviderID,
+			&i.ForwardOf,
+			&i.Attempts,
+			&i.LastError,
+			&i.ReportedAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const messageMarkFailed = `-- name: MessageMarkFailed :exec
 UPDATE messages SET status = 'failed', last_error = $2, updated_at = now()
 WHERE id = $1 AND provider_id IS NULL
@@ -242,6 +475,68 @@ type MessageMarkSentParams struct {
 func (q *Queries) MessageMarkSent(ctx context.Context, arg MessageMarkSentParams) error {
 	_, err := q.db.Exec(ctx, messageMarkSent, arg.ID, arg.ProviderID)
 	return err
+}
+
+const messagePerHour = `-- name: MessagePerHour :many
+SELECT date_trunc('hour', created_at)::timestamptz AS hour, count(*) AS n
+FROM messages WHERE created_at >= $1::timestamptz
+GROUP BY 1 ORDER BY 1
+`
+
+type MessagePerHourRow struct {
+	Hour time.Time
+	N    int64
+}
+
+func (q *Queries) MessagePerHour(ctx context.Context, since time.Time) ([]MessagePerHourRow, error) {
+	rows, err := q.db.Query(ctx, messagePerHour, since)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []MessagePerHourRow
+	for rows.Next() {
+		var i MessagePerHourRow
+		if err := rows.Scan(&i.Hour, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const messageRequeue = `-- name: MessageRequeue :one
+UPDATE messages SET status = 'queued', updated_at = now()
+WHERE id = $1 AND direction = 'outbound' AND status = 'failed' AND provider_id IS NULL
+RETURNING id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at
+`
+
+// An operator's retry of a failed send: queued again, its history kept.
+func (q *Queries) MessageRequeue(ctx context.Context, id int64) (Message, error) {
+	row := q.db.QueryRow(ctx, messageRequeue, id)
+	var i Message
+	err := row.Scan(
+		&i.ID,
+		&i.RideID,
+		&i.Direction,
+		&i.Kind,
+		&i.Originator,
+		&i.Recipient,
+		&i.Body,
+		&i.Status,
+		&i.ReceivedID,
+		&i.ProviderID,
+		&i.ForwardOf,
+		&i.Attempts,
+		&i.LastError,
+		&i.ReportedAt,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
 }
 
 const messageStartSending = `-- name: MessageStartSending :one

@@ -10,6 +10,20 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type AdminCredential struct {
+	Username     string
+	PasswordHash []byte
+	CreatedAt    time.Time
+}
+
+type AdminSession struct {
+	IDHash    []byte
+	Username  string
+	CsrfToken string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
 type ApiIdempotency struct {
 	Key       string
 	Status    int32

@@ -10,6 +10,23 @@ import (
 	"time"
 )
 
+const proxyNumberCountFree = `-- name: ProxyNumberCountFree :one
+SELECT count(*) FROM proxy_numbers p
+WHERE p.enabled AND NOT EXISTS (
+    SELECT 1 FROM routes r
+    WHERE r.proxy_number_id = p.id AND r.valid && tstzrange($1::timestamptz, NULL))
+`
+
+// Enabled numbers no ride holds now or later: each can take a ride for
+// anyone. A route overlapping [@now, ∞) is one valid now or later; an
+// empty one overlaps nothing.
+func (q *Queries) ProxyNumberCountFree(ctx context.Context, now time.Time) (int64, error) {
+	row := q.db.QueryRow(ctx, proxyNumberCountFree, now)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const proxyNumberCreate = `-- name: ProxyNumberCreate :one
 INSERT INTO proxy_numbers (number, country) VALUES ($1, $2) RETURNING id, number, country, enabled, last_assigned_at, created_at
 `
@@ -85,6 +102,53 @@ func (q *Queries) ProxyNumberList(ctx context.Context) ([]ProxyNumber, error) {
 			&i.Enabled,
 			&i.LastAssignedAt,
 			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const proxyNumberListWithLoad = `-- name: ProxyNumberListWithLoad :many
+SELECT p.id, p.number, p.country, p.enabled, p.last_assigned_at, p.created_at, (SELECT count(DISTINCT r.ride_id) FROM routes r
+             WHERE r.proxy_number_id = p.id AND r.valid @> $1::timestamptz) AS rides_now
+FROM proxy_numbers p
+ORDER BY p.number
+`
+
+type ProxyNumberListWithLoadRow struct {
+	ID             int64
+	Number         string
+	Country        string
+	Enabled        bool
+	LastAssignedAt *time.Time
+	CreatedAt      time.Time
+	RidesNow       int64
+}
+
+// The pool with each number's rides routed at @now, counted through the
+// routing constraint's index (number first, then the range).
+func (q *Queries) ProxyNumberListWithLoad(ctx context.Context, now time.Time) ([]ProxyNumberListWithLoadRow, error) {
+	rows, err := q.db.Query(ctx, proxyNumberListWithLoad, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProxyNumberListWithLoadRow
+	for rows.Next() {
+		var i ProxyNumberListWithLoadRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Number,
+			&i.Country,
+			&i.Enabled,
+			&i.LastAssignedAt,
+			&i.CreatedAt,
+			&i.RidesNow,
 		); err != nil {
 			return nil, err
 		}
@@ -226,6 +290,43 @@ func (q *Queries) ProxyNumberPickWaiting(ctx context.Context, arg ProxyNumberPic
 		&i.Enabled,
 		&i.LastAssignedAt,
 		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const proxyNumberSetEnabled = `-- name: ProxyNumberSetEnabled :one
+UPDATE proxy_numbers SET enabled = $1 WHERE proxy_numbers.id = $2
+RETURNING id, number, country, enabled, last_assigned_at, created_at, (SELECT count(DISTINCT r.ride_id) FROM routes r
+              WHERE r.proxy_number_id = proxy_numbers.id AND r.valid @> $3::timestamptz) AS rides_now
+`
+
+type ProxyNumberSetEnabledParams struct {
+	Enabled bool
+	ID      int64
+	Now     time.Time
+}
+
+type ProxyNumberSetEnabledRow struct {
+	ID             int64
+	Number         string
+	Country        string
+	Enabled        bool
+	LastAssignedAt *time.Time
+	CreatedAt      time.Time
+	RidesNow       int64
+}
+
+func (q *Queries) ProxyNumberSetEnabled(ctx context.Context, arg ProxyNumberSetEnabledParams) (ProxyNumberSetEnabledRow, error) {
+	row := q.db.QueryRow(ctx, proxyNumberSetEnabled, arg.Enabled, arg.ID, arg.Now)
+	var i ProxyNumberSetEnabledRow
+	err := row.Scan(
+		&i.ID,
+		&i.Number,
+		&i.Country,
+		&i.Enabled,
+		&i.LastAssignedAt,
+		&i.CreatedAt,
+		&i.RidesNow,
 	)
 	return i, err
 }

@@ -10,6 +10,17 @@ import (
 	"time"
 )
 
+const rideCountActive = `-- name: RideCountActive :one
+SELECT count(*) FROM rides WHERE status = 'active'
+`
+
+func (q *Queries) RideCountActive(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, rideCountActive)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const rideCreate = `-- name: RideCreate :one
 INSERT INTO rides (customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -152,6 +163,58 @@ func (q *Queries) RideEndStale(ctx context.Context, arg RideEndStaleParams) ([]i
 	return items, nil
 }
 
+const rideExtendGrace = `-- name: RideExtendGrace :one
+WITH ext AS (
+    UPDATE rides SET expires_at = $1::timestamptz
+    WHERE rides.id = $2 AND rides.status <> 'active'
+    RETURNING id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at
+), cut AS (
+    UPDATE routes SET valid = tstzrange(lower(valid), greatest(lower(valid), ext.expires_at))
+    FROM ext WHERE routes.ride_id = ext.id
+)
+SELECT id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at FROM ext
+`
+
+type RideExtendGraceParams struct {
+	ExpiresAt time.Time
+	ID        int64
+}
+
+type RideExtendGraceRow struct {
+	ID            int64
+	CustomerID    int64
+	DriverID      int64
+	ProxyNumberID int64
+	StartAddress  string
+	Destination   string
+	PickupAt      time.Time
+	Status        string
+	CreatedAt     time.Time
+	EndedAt       *time.Time
+	ExpiresAt     *time.Time
+}
+
+// Moves an ended ride's expiry; its routes follow. The routing constraint
+// refuses it when the number already serves one of the parties again.
+func (q *Queries) RideExtendGrace(ctx context.Context, arg RideExtendGraceParams) (RideExtendGraceRow, error) {
+	row := q.db.QueryRow(ctx, rideExtendGrace, arg.ExpiresAt, arg.ID)
+	var i RideExtendGraceRow
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.DriverID,
+		&i.ProxyNumberID,
+		&i.StartAddress,
+		&i.Destination,
+		&i.PickupAt,
+		&i.Status,
+		&i.CreatedAt,
+		&i.EndedAt,
+		&i.ExpiresAt,
+	)
+	return i, err
+}
+
 const rideGet = `-- name: RideGet :one
 SELECT r.id, r.customer_id, r.driver_id, r.proxy_number_id, r.start_address, r.destination, r.pickup_at, r.status, r.created_at, r.ended_at, r.expires_at, c.name AS customer_name, c.phone AS customer_phone,
        d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
@@ -203,6 +266,98 @@ func (q *Queries) RideGet(ctx context.Context, id int64) (RideGetRow, error) {
 		&i.ProxyNumber,
 	)
 	return i, err
+}
+
+const rideList = `-- name: RideList :many
+SELECT r.id, r.customer_id, r.driver_id, r.proxy_number_id, r.start_address, r.destination, r.pickup_at, r.status, r.created_at, r.ended_at, r.expires_at, c.name AS customer_name, c.phone AS customer_phone,
+       d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
+FROM rides r
+JOIN customers c ON c.id = r.customer_id
+JOIN drivers d ON d.id = r.driver_id
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE CASE $1::text
+        WHEN 'active' THEN r.status = 'active'
+        WHEN 'grace' THEN r.status <> 'active' AND r.expires_at > $2::timestamptz
+        WHEN 'ended' THEN r.status <> 'active' AND r.expires_at <= $2::timestamptz
+        ELSE true END
+  AND ($3::text = ''
+       OR r.customer_id IN (SELECT id FROM customers WHERE name ILIKE '%' || $3 || '%' OR phone LIKE '%' || $3 || '%')
+       OR r.driver_id IN (SELECT id FROM drivers WHERE name ILIKE '%' || $3 || '%' OR phone LIKE '%' || $3 || '%'))
+ORDER BY r.created_at DESC, r.id DESC
+LIMIT $5 OFFSET $4
+`
+
+type RideListParams struct {
+	Filter string
+	Now    time.Time
+	Q      string
+	Off    int32
+	Lim    int32
+}
+
+type RideListRow struct {
+	ID            int64
+	CustomerID    int64
+	DriverID      int64
+	ProxyNumberID int64
+	StartAddress  string
+	Destination   string
+	PickupAt      time.Time
+	Status        string
+	CreatedAt     time.Time
+	EndedAt       *time.Time
+	ExpiresAt     *time.Time
+	CustomerName  string
+	CustomerPhone string
+	DriverName    string
+	DriverPhone   string
+	ProxyNumber   string
+}
+
+// A page of rides, newest first. filter: active, grace (ended, still
+// routing), ended (no longer routing) or anything else for all; q matches
+// a party's name or phone.
+func (q *Queries) RideList(ctx context.Context, arg RideListParams) ([]RideListRow, error) {
+	rows, err := q.db.Query(ctx, rideList,
+		arg.Filter,
+		arg.Now,
+		arg.Q,
+		arg.Off,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RideListRow
+	for rows.Next() {
+		var i RideListRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.DriverID,
+			&i.ProxyNumberID,
+			&i.StartAddress,
+			&i.Destination,
+			&i.PickupAt,
+			&i.Status,
+			&i.CreatedAt,
+			&i.EndedAt,
+			&i.ExpiresAt,
+			&i.CustomerName,
+			&i.CustomerPhone,
+			&i.DriverName,
+			&i.DriverPhone,
+			&i.ProxyNumber,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const rideListRecent = `-- name: RideListRecent :many
@@ -260,6 +415,52 @@ func (q *Queries) RideListRecent(ctx context.Context, limit int32) ([]RideListRe
 			&i.CustomerPhone,
 			&i.DriverName,
 			&i.DriverPhone,
+			&i.ProxyNumber,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const rideListRoutable = `-- name: RideListRoutable :many
+SELECT r.id, r.status, c.name AS customer_name, d.name AS driver_name, p.number AS proxy_number
+FROM rides r
+JOIN customers c ON c.id = r.customer_id
+JOIN drivers d ON d.id = r.driver_id
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE r.status = 'active' OR r.expires_at > $1::timestamptz
+ORDER BY r.id DESC
+LIMIT 100
+`
+
+type RideListRoutableRow struct {
+	ID           int64
+	Status       string
+	CustomerName string
+	DriverName   string
+	ProxyNumber  string
+}
+
+// Rides whose number still connects their parties, for the simulator.
+func (q *Queries) RideListRoutable(ctx context.Context, now time.Time) ([]RideListRoutableRow, error) {
+	rows, err := q.db.Query(ctx, rideListRoutable, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RideListRoutableRow
+	for rows.Next() {
+		var i RideListRoutableRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Status,
+			&i.CustomerName,
+			&i.DriverName,
 			&i.ProxyNumber,
 		); err != nil {
 			return nil, err

@@ -52,3 +52,43 @@ UPDATE messages SET
     updated_at = now()
 WHERE id = @id AND direction = 'outbound'
   AND (reported_at IS NULL OR reported_at <= @reported_at::timestamptz);
+
+-- name: MessageListUnmatchedFrom :many
+-- Texts to a number from either phone that no route matched, in a window.
+SELECT * FROM messages
+WHERE ride_id IS NULL AND originator IN (@phone_a::text, @phone_b::text) AND recipient = @proxy_number::text
+  AND created_at >= @since::timestamptz AND created_at <= @until::timestamptz
+ORDER BY created_at, id;
+
+-- name: MessageCountsSince :one
+SELECT count(*) AS total, count(*) FILTER (WHERE status = 'failed') AS failed
+FROM messages WHERE created_at >= @since::timestamptz;
+
+-- name: MessagePerHour :many
+SELECT date_trunc('hour', created_at)::timestamptz AS hour, count(*) AS n
+FROM messages WHERE created_at >= @since::timestamptz
+GROUP BY 1 ORDER BY 1;
+
+-- name: MessageListTrouble :many
+-- Outbound messages that failed or are waiting for a retry.
+SELECT * FROM messages
+WHERE last_error IS NOT NULL AND status IN ('queued', 'sending', 'failed')
+ORDER BY id DESC
+LIMIT 100;
+
+-- name: MessageRequeue :one
+-- An operator's retry of a failed send: queued again, its history kept.
+UPDATE messages SET status = 'queued', updated_at = now()
+WHERE id = $1 AND direction = 'outbound' AND status = 'failed' AND provider_id IS NULL
+RETURNING *;
+
+-- name: MessageListOutbox :many
+SELECT * FROM messages WHERE direction = 'outbound' ORDER BY id DESC LIMIT 30;
+
+-- name: MessageFindForward :one
+-- The forward written for an inbound MessageBird message, if any.
+SELECT f.* FROM messages i JOIN messages f ON f.forward_of = i.id WHERE i.received_id = $1;
+
+-- name: MessageListUnmatched :many
+-- The newest texts no route matched.
+SELECT * FROM messages WHERE ride_id IS NULL ORDER BY created_at DESC LIMIT $1;

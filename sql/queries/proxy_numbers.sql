@@ -57,3 +57,25 @@ UPDATE proxy_numbers SET last_assigned_at = $2 WHERE id = $1;
 
 -- name: ProxyNumberGetByNumber :one
 SELECT * FROM proxy_numbers WHERE number = $1;
+
+-- name: ProxyNumberListWithLoad :many
+-- The pool with each number's rides routed at @now, counted through the
+-- routing constraint's index (number first, then the range).
+SELECT p.*, (SELECT count(DISTINCT r.ride_id) FROM routes r
+             WHERE r.proxy_number_id = p.id AND r.valid @> @now::timestamptz) AS rides_now
+FROM proxy_numbers p
+ORDER BY p.number;
+
+-- name: ProxyNumberSetEnabled :one
+UPDATE proxy_numbers SET enabled = @enabled WHERE proxy_numbers.id = @id
+RETURNING *, (SELECT count(DISTINCT r.ride_id) FROM routes r
+              WHERE r.proxy_number_id = proxy_numbers.id AND r.valid @> @now::timestamptz) AS rides_now;
+
+-- name: ProxyNumberCountFree :one
+-- Enabled numbers no ride holds now or later: each can take a ride for
+-- anyone. A route overlapping [@now, ∞) is one valid now or later; an
+-- empty one overlaps nothing.
+SELECT count(*) FROM proxy_numbers p
+WHERE p.enabled AND NOT EXISTS (
+    SELECT 1 FROM routes r
+    WHERE r.proxy_number_id = p.id AND r.valid && tstzrange(@now::timestamptz, NULL));

@@ -47,3 +47,51 @@ WITH ended AS (
     FROM ended WHERE routes.ride_id = ended.id
 )
 SELECT id FROM ended;
+
+-- name: RideList :many
+-- A page of rides, newest first. filter: active, grace (ended, still
+-- routing), ended (no longer routing) or anything else for all; q matches
+-- a party's name or phone.
+SELECT r.*, c.name AS customer_name, c.phone AS customer_phone,
+       d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
+FROM rides r
+JOIN customers c ON c.id = r.customer_id
+JOIN drivers d ON d.id = r.driver_id
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE CASE @filter::text
+        WHEN 'active' THEN r.status = 'active'
+        WHEN 'grace' THEN r.status <> 'active' AND r.expires_at > @now::timestamptz
+        WHEN 'ended' THEN r.status <> 'active' AND r.expires_at <= @now::timestamptz
+        ELSE true END
+  AND (@q::text = ''
+       OR r.customer_id IN (SELECT id FROM customers WHERE name ILIKE '%' || @q || '%' OR phone LIKE '%' || @q || '%')
+       OR r.driver_id IN (SELECT id FROM drivers WHERE name ILIKE '%' || @q || '%' OR phone LIKE '%' || @q || '%'))
+ORDER BY r.created_at DESC, r.id DESC
+LIMIT @lim OFFSET @off;
+
+-- name: RideExtendGrace :one
+-- Moves an ended ride's expiry; its routes follow. The routing constraint
+-- refuses it when the number already serves one of the parties again.
+WITH ext AS (
+    UPDATE rides SET expires_at = @expires_at::timestamptz
+    WHERE rides.id = @id AND rides.status <> 'active'
+    RETURNING *
+), cut AS (
+    UPDATE routes SET valid = tstzrange(lower(valid), greatest(lower(valid), ext.expires_at))
+    FROM ext WHERE routes.ride_id = ext.id
+)
+SELECT * FROM ext;
+
+-- name: RideCountActive :one
+SELECT count(*) FROM rides WHERE status = 'active';
+
+-- name: RideListRoutable :many
+-- Rides whose number still connects their parties, for the simulator.
+SELECT r.id, r.status, c.name AS customer_name, d.name AS driver_name, p.number AS proxy_number
+FROM rides r
+JOIN customers c ON c.id = r.customer_id
+JOIN drivers d ON d.id = r.driver_id
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE r.status = 'active' OR r.expires_at > @now::timestamptz
+ORDER BY r.id DESC
+LIMIT 100;
