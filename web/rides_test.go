@@ -1,0 +1,201 @@
+package web
+
+import (
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"birdcar/sql/db"
+)
+
+// consolePost submits a console form through htmx, signed in.
+func (b *testBundle) consolePost(t *testing.T, path string, form url.Values) (int, *goquery.Document) {
+	t.Helper()
+	req := httptest.NewRequest("POST", path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(hxRequest, "true")
+	r := b.do(t, b.signIn(t, req))
+	doc, err := goquery.NewDocumentFromReader(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.StatusCode, doc
+}
+
+func TestRidesPage_CreateValidatesInPlace(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil).withAdmin(t)
+	c, d, nums := b.people(t, t.Context(), 1)
+	form := func(mut func(url.Values)) url.Values {
+		v := url.Values{"customer_id": {itoa(c.ID)}, "driver_id": {itoa(d.ID)}, "start": {"Dam 1"},
+			"destination": {"Schiphol"}, "pickup_at": {"2026-05-01T14:30"}}
+		mut(v)
+		return v
+	}
+	for _, tc := range []struct {
+		name, field string
+		mut         func(url.Values)
+	}{
+		{"no customer", "customer_id", func(v url.Values) { v.Set("customer_id", "") }},
+		{"no start", "start", func(v url.Values) { v.Set("start", " ") }},
+		{"bad pickup", "pickup_at", func(v url.Values) { v.Set("pickup_at", "soon") }},
+		{"unknown driver", "driver_id", func(v url.Values) { v.Set("driver_id", "99999") }},
+	} {
+		status, doc := b.consolePost(t, "/rides", form(tc.mut))
+		if status != 422 || doc.Find(sel("error-"+tc.field)).Text() == "" || doc.Find(sel("ride-form")).Length() != 1 {
+			t.Errorf("%s: %d, field error %q; want 422 with the form and its error", tc.name, status, doc.Find(sel("error-"+tc.field)).Text())
+		}
+		if got, _ := doc.Find(sel("ride-start")).Attr("value"); tc.field != "start" && got != "Dam 1" {
+			t.Errorf("%s: the typed start was lost: %q", tc.name, got)
+		}
+	}
+
+	status, doc := b.consolePost(t, "/rides", form(func(url.Values) {}))
+	if status != 200 || doc.Find(sel("ride-created-number")).Text() != nums[0].Number || doc.Find(`[hx-swap-oob]`+sel("ride-row")).Length()+doc.Find(`[hx-swap-oob] `+sel("ride-row")).Length() == 0 {
+		t.Errorf("create: %d, number %q; want 200, the number and the new row for the list", status, doc.Find(sel("ride-created-number")).Text())
+	}
+	status, doc = b.consolePost(t, "/rides", form(func(url.Values) {}))
+	if status != 409 || !strings.Contains(doc.Find(sel("ride-form-error")).Text(), "add numbers to the pool") {
+		t.Errorf("second ride on a one-number pool: %d %q, want 409 pool exhausted", status, doc.Find(sel("ride-form-error")).Text())
+	}
+}
+
+func TestRidesPage_FiltersAndSearch(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil).withAdmin(t)
+	ctx := t.Context()
+	c, d, _ := b.people(t, ctx, 2)
+	active, err := b.createRide(t, c, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := b.q.CustomerCreate(ctx, db.CustomerCreateParams{Name: "Zed Zebra", Phone: "+31655555555"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, err := b.createRide(t, other, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.srv.endRide(ctx, b.q, ended.ID, "completed"); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(path string) []string {
+		_, doc := page(t, b, path, true)
+		var out []string
+		doc.Find(sel("ride-row")).Each(func(_ int, s *goquery.Selection) { v, _ := s.Attr("data-ride-id"); out = append(out, v) })
+		return out
+	}
+	for path, want := range map[string]string{
+		"/rides/list?status=active": itoa(active.ID), "/rides/list?status=grace": itoa(ended.ID),
+		"/rides/list?q=zebra": itoa(ended.ID), "/rides/list?q=06+5555": itoa(ended.ID),
+	} {
+		if got := ids(path); len(got) != 1 || got[0] != want {
+			t.Errorf("%s: rides %v, want [%s]", path, got, want)
+		}
+	}
+	if got := ids("/rides/list?status=ended"); len(got) != 0 {
+		t.Errorf("ended (past grace): %v, want none yet", got)
+	}
+	b.clock.Advance(25 * time.Hour)
+	if got := ids("/rides/list?status=ended"); len(got) != 1 || got[0] != itoa(ended.ID) {
+		t.Errorf("ended after the grace period: %v, want [%d]", got, ended.ID)
+	}
+}
+
+func TestRideDetail_EndExtendAndTimeline(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil).withAdmin(t)
+	f := b.activeRide(t)
+	b.smsForm(t, url.Values{"id": {"mb-t"}, "originator": {digits(f.customer.Phone)}, "recipient": {digits(f.ride.ProxyNumber)}, "payload": {"Where are you?"}})
+	b.voice(t, digits(f.driver.Phone), digits(f.ride.ProxyNumber))
+
+	status, doc := page(t, b, "/rides/"+itoa(f.ride.ID), false)
+	if status != 200 {
+		t.Fatalf("ride page: %d", status)
+	}
+	if n := doc.Find(sel("timeline-out")).Length(); n != 3 { // two notifications and the forward
+		t.Errorf("outbound items: %d, want 3", n)
+	}
+	if doc.Find(sel("timeline-in")).Length() != 1 || doc.Find(sel("timeline-call")).Length() != 1 {
+		t.Error("timeline lacks the customer's SMS or the driver's call")
+	}
+	status, doc = b.consolePost(t, "/rides/"+itoa(f.ride.ID)+"/end", url.Values{"status": {"completed"}})
+	if status != 200 || doc.Find(sel("ride-status")).Text() != "completed, in grace" {
+		t.Errorf("end: %d %q", status, doc.Find(sel("ride-status")).Text())
+	}
+	before, _ := b.q.RideGet(t.Context(), f.ride.ID)
+	status, _ = b.consolePost(t, "/rides/"+itoa(f.ride.ID)+"/extend", url.Values{"hours": {"24"}})
+	after, _ := b.q.RideGet(t.Context(), f.ride.ID)
+	if status != 200 || !after.ExpiresAt.Equal(before.ExpiresAt.Add(24*time.Hour)) {
+		t.Errorf("extend: %d, expiry %v → %v", status, before.ExpiresAt, after.ExpiresAt)
+	}
+	route, err := b.q.RouteFind(t.Context(), db.RouteFindParams{ProxyNumber: f.ride.ProxyNumber, CallerPhone: f.customer.Phone, Now: b.clock.Now().Add(40 * time.Hour)})
+	if err != nil || route.RideID != f.ride.ID {
+		t.Errorf("after extending, the number should still route 40 h on: %v", err)
+	}
+}
+
+func TestSendsPage_RetryAndCancel(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil).withAdmin(t)
+	ctx := t.Context()
+	f := b.activeRide(t)
+	msgs, err := b.q.MessageListByRide(ctx, &f.ride.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason := "MessageBird rejected the message: no (correct) recipients found"
+	if err := b.q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: msgs[0].ID, LastError: &reason}); err != nil {
+		t.Fatal(err)
+	}
+	retrying := "MessageBird unavailable (server error)"
+	if err := b.q.MessageMarkRetrying(ctx, db.MessageMarkRetryingParams{ID: msgs[1].ID, LastError: &retrying}); err != nil {
+		t.Fatal(err)
+	}
+	_, doc := page(t, b, "/sends", false)
+	if n := doc.Find(sel("send-row")).Length(); n != 2 || !strings.Contains(doc.Find(sel("sends")).Text(), reason) {
+		t.Fatalf("sends page: %d rows; want both with their errors", n)
+	}
+	status, doc := b.consolePost(t, "/sends/"+itoa(msgs[0].ID)+"/retry", nil)
+	if m, _ := b.q.MessageGet(ctx, msgs[0].ID); status != 200 || m.Status != "queued" || doc.Find(sel("sends-message")).Text() == "" {
+		t.Errorf("retry failed send: %d, status %s", status, m.Status)
+	}
+	status, _ = b.consolePost(t, "/sends/"+itoa(msgs[1].ID)+"/cancel", nil)
+	if m, _ := b.q.MessageGet(ctx, msgs[1].ID); status != 200 || m.Status != "failed" || !strings.Contains(*m.LastError, "cancelled by an operator") {
+		t.Errorf("cancel: %d, status %s", status, m.Status)
+	}
+	var jobs int
+	if err := b.srv.DB.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'send_sms' AND state = 'cancelled'").Scan(&jobs); err != nil || jobs != 1 {
+		t.Errorf("cancelled jobs = %d, %v; want the cancelled message's job", jobs, err)
+	}
+}
+
+func TestSimulator_SMSAndCallThroughTheWebhooks(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil).withAdmin(t)
+	const key = "simulator-signing-key"
+	b.srv.useSigningKey(key) // the simulator signs as MessageBird does
+	b.srv.PublicURL = "https://birdcar.example.com"
+	f := b.activeRide(t)
+	status, doc := b.consolePost(t, "/simulator", url.Values{"ride_id": {itoa(f.ride.ID)}, "as": {"customer"}, "text": {"hello 🚕"}, "action": {"sms"}})
+	if status != 200 || !strings.Contains(doc.Find(sel("sim-forward")).Text(), f.driver.Phone) {
+		t.Errorf("simulated SMS: %d, forward %q", status, doc.Find(sel("sim-forward")).Text())
+	}
+	status, doc = b.consolePost(t, "/simulator", url.Values{"ride_id": {itoa(f.ride.ID)}, "as": {"driver"}, "action": {"call"}})
+	if status != 200 || !strings.Contains(doc.Find(sel("sim-transfer")).Text(), f.customer.Phone) {
+		t.Errorf("simulated call: %d, transfer %q", status, doc.Find(sel("sim-transfer")).Text())
+	}
+	status, doc = b.consolePost(t, "/simulator", url.Values{"ride_id": {itoa(f.ride.ID)}, "as": {"stranger"}, "action": {"call"}})
+	if status != 200 || doc.Find(sel("sim-nothing")).Length() != 1 || !strings.Contains(doc.Find(sel("sim-answer")).Text(), "Say") {
+		t.Errorf("stranger's call: %d, answer %q", status, doc.Find(sel("sim-answer")).Text())
+	}
+	status, doc = b.consolePost(t, "/simulator", url.Values{"ride_id": {itoa(f.ride.ID)}, "as": {"customer"}, "action": {"sms"}})
+	if status != 422 || doc.Find(sel("sim-error")).Text() == "" {
+		t.Errorf("SMS without text: %d, want 422 with a message", status)
+	}
+}
