@@ -11,7 +11,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/jackc/pgx/v5"
 	"github.com/messagebird/go-rest-api/v9/signature_jwt"
 	"github.com/riverqueue/river"
@@ -84,9 +83,10 @@ func NewServer(ctx context.Context, s *Server) *Server {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 	})
-	s.app.Use(recover.New(), requestid.New(), s.withUserContext)
+	s.app.Use(recover.New(), s.requestID, s.withUserContext)
 	s.registerStaticRoutes()
 	s.registerHealthRoutes()
+	s.registerMetricsRoutes()
 	s.registerWebhookRoutes()
 	s.registerAPIRoutes()
 	// Everything registered after requireLogin is the operators' console:

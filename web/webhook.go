@@ -26,10 +26,10 @@ var errTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_la
 	Message: "The request body is larger than 64 KiB."}
 
 func (s *Server) registerWebhookRoutes() {
-	s.app.Post("/webhook", s.verifySignature, s.handleWebhookSMS)
-	s.app.Get("/webhook-voice", s.verifySignature, s.handleWebhookVoice)
-	s.app.Get("/webhook-status", s.verifySignature, s.handleWebhookStatus)
-	s.app.Post("/webhook-status", s.verifySignature, s.handleWebhookStatus)
+	s.app.Post("/webhook", s.observeWebhook("sms"), s.verifySignature, s.handleWebhookSMS)
+	s.app.Get("/webhook-voice", s.observeWebhook("voice"), s.verifySignature, s.handleWebhookVoice)
+	s.app.Get("/webhook-status", s.observeWebhook("status"), s.verifySignature, s.handleWebhookStatus)
+	s.app.Post("/webhook-status", s.observeWebhook("status"), s.verifySignature, s.handleWebhookStatus)
 }
 
 // inboundSMS is an incoming SMS as MessageBird reports it, numbers in E.164.
