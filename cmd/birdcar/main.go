@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 
 	"riverqueue.com/riverui"
 
@@ -26,9 +29,26 @@ import (
 	"birdcar/web"
 )
 
-const usage = `usage: birdcar [serve|seed]
-  serve  run the dashboard, API, webhooks and workers (default)
+const usage = `usage: birdcar [serve [--role=all|web|worker] | seed]
+  serve  run BirdCar (the default). --role=web serves the console, API and
+         webhooks and enqueues sends; --role=worker runs the River workers
+         and periodic jobs; all (the default) does both. Any number of each
+         can share one database.
   seed   add the sample customers, drivers and numbers that are missing`
+
+// Roles a serving process can take.
+const (
+	roleAll    = "all"
+	roleWeb    = "web"
+	roleWorker = "worker"
+)
+
+// shutdownBudget bounds a graceful stop: in-flight requests first, then
+// running jobs; what is left is cancelled and River retries it elsewhere.
+const (
+	httpShutdown    = 10 * time.Second
+	workersShutdown = 15 * time.Second
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -44,11 +64,20 @@ func main() {
 // passed in so tests can drive it.
 func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 {
-		cmd = args[0]
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
 	}
-	if cmd != "serve" && cmd != "seed" {
+	fs := flag.NewFlagSet("birdcar "+cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	role := fs.String("role", roleAll, "all, web or worker")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return fmt.Errorf("bad arguments %q\n%s", strings.Join(args, " "), usage)
+	}
+	switch {
+	case cmd != "serve" && cmd != "seed":
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	case *role != roleAll && *role != roleWeb && *role != roleWorker:
+		return fmt.Errorf("unknown role %q: want all, web or worker", *role)
 	}
 	cfg, err := loadConfig(environ, ".env")
 	if err != nil {
@@ -57,7 +86,7 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
 
 	var ln net.Listener
-	if cmd == "serve" {
+	if cmd == "serve" && *role != roleWorker {
 		// Listen before starting anything so a busy port fails fast.
 		if ln, err = net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port)); err != nil {
 			return fmt.Errorf("cannot listen on port %d (is another program using it? stop it or set PORT)", cfg.Port)
@@ -87,25 +116,48 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	} else if seeded {
 		logger.Info("empty database: added sample customers, drivers and numbers")
 	}
+	return serve(ctx, cfg, *role, ln, pool, logger, stdout)
+}
 
-	sender, err := newSender(cfg, logger)
+// serve runs a process's role until ctx ends, then stops it in order:
+// HTTP first (in-flight requests finish), then the workers (running sends
+// finish; what does not within the budget is cancelled and retried).
+func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *pgxpool.Pool, logger *slog.Logger, stdout io.Writer) error {
+	jobsCfg := jobs.Config{
+		Pool: pool, Logger: logger, MaxAttempts: cfg.SendMaxAttempts,
+		GracePeriod: cfg.GracePeriod, AutoEndAfter: cfg.AutoEndAfter,
+	}
+	runsWorkers := role != roleWeb
+	if runsWorkers {
+		sender, err := newSender(cfg, logger)
+		if err != nil {
+			return err
+		}
+		jobsCfg.Sender = sender
+	}
+	client, err := jobs.NewClient(jobsCfg)
 	if err != nil {
 		return err
 	}
-	workers, err := jobs.NewClient(jobs.Config{
-		Pool: pool, Sender: sender, Logger: logger,
-		MaxAttempts: cfg.SendMaxAttempts, GracePeriod: cfg.GracePeriod, AutoEndAfter: cfg.AutoEndAfter,
-	})
-	if err != nil {
-		return err
+	if runsWorkers {
+		// Not ctx: a signal must not cancel the sends in flight (a send
+		// MessageBird accepted but we never recorded would go twice);
+		// stopWorkers stops River softly instead.
+		if err := client.Start(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("start workers: %w", err)
+		}
+		defer stopWorkers(client, logger)
 	}
-	if err := workers.Start(ctx); err != nil {
-		return fmt.Errorf("start workers: %w", err)
+	if role == roleWorker {
+		fmt.Fprintln(stdout, "BirdCar worker is running (Ctrl-C to stop)")
+		<-ctx.Done()
+		logger.Info("shutting down")
+		return nil
 	}
+
 	if len(cfg.APITokens) == 0 {
 		logger.Info("JSON API is off: set API_TOKENS to enable it")
 	}
-
 	if cfg.SigningKey == "" {
 		logger.Warn("MESSAGEBIRD_SIGNING_KEY is not set: webhooks are accepted without a signature")
 	}
@@ -114,7 +166,7 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		return fmt.Errorf("admin password: %w", err)
 	}
 	riverUI, err := riverui.NewHandler(&riverui.HandlerOpts{
-		Endpoints: riverui.NewEndpoints(workers, nil), Logger: logger, Prefix: "/riverui",
+		Endpoints: riverui.NewEndpoints(client, nil), Logger: logger, Prefix: "/riverui",
 	})
 	if err != nil {
 		return fmt.Errorf("river UI: %w", err)
@@ -125,11 +177,15 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	callLog := web.NewCallLog(pool, logger)
 	defer callLog.Close()
 
-	srv := web.NewServer(ctx, &web.Server{
+	// Requests run on their own context, so a signal lets them finish;
+	// it is cancelled only once the HTTP shutdown budget is spent.
+	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRequests()
+	srv := web.NewServer(reqCtx, &web.Server{
 		DB:             pool,
 		Logger:         logger,
 		Sandbox:        cfg.MessageBirdAPIKey == "",
-		Jobs:           workers,
+		Jobs:           client,
 		DefaultCountry: cfg.DefaultCountry,
 		GracePeriod:    cfg.GracePeriod,
 		APITokens:      cfg.APITokens,
@@ -153,16 +209,26 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	if err := srv.Shutdown(10 * time.Second); err != nil {
+	if err := srv.Shutdown(httpShutdown); err != nil {
 		logger.Warn("HTTP shutdown", "err", err)
 	}
-	// Running sends finish; unfinished jobs stay in the database for the next start.
-	stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	return nil
+}
+
+// stopWorkers lets running jobs finish; past the budget it cancels them,
+// and River hands them to another worker (or this one, next start).
+func stopWorkers(client *river.Client[pgx.Tx], logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), workersShutdown)
 	defer cancel()
-	if err := workers.Stop(stopCtx); err != nil {
+	if err := client.Stop(ctx); err == nil {
+		return
+	}
+	logger.Warn("workers did not finish in time: cancelling running jobs")
+	hardCtx, hardCancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer hardCancel()
+	if err := client.StopAndCancel(hardCtx); err != nil {
 		logger.Warn("stop workers", "err", err)
 	}
-	return nil
 }
 
 // newSender is MessageBird when a key is set, the sandbox otherwise.

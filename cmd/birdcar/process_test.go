@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"birdcar/jobs/fakebird"
+	"birdcar/sql/dbtest"
+)
+
+const processToken = "process-test-token-0123456789"
+
+// process is a birdcar command running as its own OS process: the test
+// binary re-executed as main (see TestMain).
+type process struct {
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan error
+}
+
+func startProcess(t *testing.T, args string, env ...string) *process {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), append(env, "BIRDCAR_TEST_MAIN=1", "BIRDCAR_TEST_ARGS="+args)...)
+	p := &process{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and requires a clean exit within the 30 s budget.
+func (p *process) stop(t *testing.T) time.Duration {
+	t.Helper()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", err, p.out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no exit within 30 s of SIGTERM\n%s", p.out.String())
+	}
+	return time.Since(start)
+}
+
+func waitHealthy(t *testing.T, base string, p *process) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s not healthy within 30 s\n%s", base, p.out.String())
+}
+
+// apiPost calls the JSON API and decodes the answer.
+func apiPost(t *testing.T, base, path string, body any, out any) {
+	t.Helper()
+	buf, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", base+path, bytes.NewReader(buf))
+	req.Header.Set("Authorization", "Bearer "+processToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST %s: %d", path, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type ride struct {
+	ProxyNumber string `json:"proxy_number"`
+	customer    string
+	driver      string
+}
+
+// makeRides creates n rides with distinct people over a few numbers.
+func makeRides(t *testing.T, base string, n int) []ride {
+	t.Helper()
+	for i := range 5 {
+		var num struct{}
+		apiPost(t, base, "/api/v1/numbers", map[string]string{"number": fmt.Sprintf("+319700000%04d", i)}, &num)
+	}
+	rides := make([]ride, n)
+	for i := range rides {
+		var c, d struct {
+			ID    int64  `json:"id"`
+			Phone string `json:"phone"`
+		}
+		apiPost(t, base, "/api/v1/customers", map[string]string{"name": fmt.Sprint("Customer ", i), "phone": fmt.Sprintf("+316100%05d", i)}, &c)
+		apiPost(t, base, "/api/v1/drivers", map[string]string{"name": fmt.Sprint("Driver ", i), "phone": fmt.Sprintf("+316200%05d", i)}, &d)
+		apiPost(t, base, "/api/v1/rides", map[string]any{"customer_id": c.ID, "driver_id": d.ID, "start": "A", "destination": "B",
+			"pickup_at": time.Now().Add(time.Hour).Format(time.RFC3339)}, &rides[i])
+		rides[i].customer, rides[i].driver = c.Phone, d.Phone
+	}
+	return rides
+}
+
+// sms posts an SMS webhook as MessageBird does; it reports whether BirdCar
+// acknowledged it.
+func sms(base, id string, r ride, text string) bool {
+	form := url.Values{"id": {id}, "originator": {strings.TrimPrefix(r.customer, "+")},
+		"recipient": {strings.TrimPrefix(r.ProxyNumber, "+")}, "payload": {text}}
+	resp, err := http.PostForm(base+"/webhook", form)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
+func processEnv(dbURL, fakeURL string, port int) []string {
+	return []string{"DATABASE_URL=" + dbURL, fmt.Sprintf("PORT=%d", port), "API_TOKENS=" + processToken,
+		"MESSAGEBIRD_API_KEY=test_key", "MESSAGEBIRD_BASE_URL=" + fakeURL, "ADMIN_PASSWORD=process-test-password"}
+}
+
+// exactlyOnce checks that MessageBird got every outbound message of the
+// database exactly once.
+func exactlyOnce(t *testing.T, pool *pgxpool.Pool, fake *fakebird.Server) {
+	t.Helper()
+	var want int
+	if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM messages WHERE direction = 'outbound'").Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	got, err := fake.WaitAccepted(ctx, want)
+	if err != nil {
+		t.Fatalf("MessageBird received %d of %d messages: %v", len(fake.Accepted()), want, err)
+	}
+	time.Sleep(500 * time.Millisecond) // a late duplicate would show now
+	got = fake.Accepted()
+	seen := map[string]int{}
+	for _, a := range got {
+		seen[a.Reference]++
+	}
+	for ref, n := range seen {
+		if n > 1 {
+			t.Errorf("message %s sent %d times", ref, n)
+		}
+	}
+	if len(seen) != want || len(got) != want {
+		t.Errorf("MessageBird received %d sends of %d distinct messages, want %d of %d", len(got), len(seen), want, want)
+	}
+	var unsent int
+	if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM messages WHERE direction = 'outbound' AND status <> 'sent'").Scan(&unsent); err != nil || unsent != 0 {
+		t.Errorf("%d outbound messages not marked sent (%v)", unsent, err)
+	}
+}
+
+// TestRoles_OneWebTwoWorkers runs the roles as separate processes on one
+// database: the web process takes the API calls and webhooks, the two
+// workers share the sends, and each message is sent exactly once.
+func TestRoles_OneWebTwoWorkers(t *testing.T) {
+	t.Parallel()
+	pool, dbURL := dbtest.FreshDB(t)
+	fake, err := fakebird.Start(fakebird.Options{Key: "test_key", Latency: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	port := freePort(t)
+	env := processEnv(dbURL, fake.URL, port)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	webP := startProcess(t, "serve --role=web", env...)
+	waitHealthy(t, base, webP)
+	workerA := startProcess(t, "serve --role=worker", env...)
+	workerB := startProcess(t, "serve --role=worker", env...)
+
+	rides := makeRides(t, base, 30)
+	var wg sync.WaitGroup
+	for i, r := range rides {
+		wg.Go(func() {
+			for k := range 3 {
+				if !sms(base, fmt.Sprintf("mb-%d-%d", i, k), r, fmt.Sprintf("hello %d %d", i, k)) {
+					t.Errorf("SMS %d/%d not acknowledged", i, k)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	exactlyOnce(t, pool, fake) // 60 notifications + 90 forwards
+
+	var byWeb, workers int
+	if err := pool.QueryRow(t.Context(), `SELECT
+		count(*) FILTER (WHERE attempted_by IS NULL),
+		count(DISTINCT attempted_by[array_length(attempted_by, 1)])
+		FROM river_job WHERE kind = 'send_sms'`).Scan(&byWeb, &workers); err != nil {
+		t.Fatal(err)
+	}
+	if byWeb != 0 || workers != 2 {
+		t.Errorf("sends worked by %d distinct clients (%d never attempted), want both workers", workers, byWeb)
+	}
+	for _, p := range []*process{webP, workerA, workerB} {
+		p.stop(t)
+	}
+}
+
+// TestShutdown_SIGTERMDuringBurst stops BirdCar with SIGTERM while it takes
+// a burst of SMS: it exits cleanly within the budget, and after a worker
+// drains what was left, every acknowledged message is forwarded exactly once.
+func TestShutdown_SIGTERMDuringBurst(t *testing.T) {
+	t.Parallel()
+	pool, dbURL := dbtest.FreshDB(t)
+	fake, err := fakebird.Start(fakebird.Options{Key: "test_key", Latency: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	port := freePort(t)
+	env := processEnv(dbURL, fake.URL, port)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	p := startProcess(t, "serve", env...)
+	waitHealthy(t, base, p)
+	rides := makeRides(t, base, 20)
+
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	stopAt := make(chan struct{})
+	for i, r := range rides {
+		wg.Go(func() {
+			for k := range 20 {
+				text := fmt.Sprintf("burst %d %d", i, k)
+				if sms(base, fmt.Sprintf("mb-%d-%d", i, k), r, text) {
+					mu.Lock()
+					acked[text] = true
+					if len(acked) == 100 {
+						close(stopAt)
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	<-stopAt
+	took := p.stop(t)
+	wg.Wait()
+	t.Logf("SIGTERM after 100 acknowledged SMS: exited in %v; %d acknowledged in all", took, len(acked))
+
+	// A worker finishes whatever the stopped process left queued.
+	drain := startProcess(t, "serve --role=worker", env...)
+	exactlyOnce(t, pool, fake)
+	forwarded := map[string]int{}
+	for _, a := range fake.Accepted() {
+		forwarded[a.Body]++
+	}
+	for text := range acked {
+		if forwarded[text] != 1 {
+			t.Errorf("acknowledged %q forwarded %d times, want once", text, forwarded[text])
+		}
+	}
+	drain.stop(t)
+}
