@@ -3,9 +3,6 @@ package web
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -37,35 +34,12 @@ func startBrowserStack(t *testing.T) *browserStack {
 		t.Skip("browser tests need Debian's chromium package (apt-get install chromium); .ci/run installs it")
 	}
 	pool, _ := dbtest.FreshDB(t)
-	ctx := t.Context()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	workers, err := jobs.NewClient(jobs.Config{Pool: pool, Sender: jobs.SandboxSender{}, Logger: logger, MaxAttempts: 3,
-		GracePeriod: time.Hour, AutoEndAfter: 12 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := workers.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(browserPassword), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	callLog := NewCallLog(pool, logger)
-	srv := NewServer(ctx, &Server{DB: pool, Logger: logger, Jobs: workers, DefaultCountry: "NL", GracePeriod: time.Hour,
-		Sandbox: true, CallLog: callLog, AdminUser: browserUser, AdminPasswordHash: hash, PoolLowWatermark: 1})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() {
-		_ = srv.Shutdown(5 * time.Second)
-		callLog.Close()
-		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = workers.Stop(stopCtx)
-	})
+	base := serveLive(t, pool, jobs.SandboxSender{}, &Server{DefaultCountry: "NL", GracePeriod: time.Hour,
+		Sandbox: true, AdminUser: browserUser, AdminPasswordHash: hash, PoolLowWatermark: 1})
 
 	// Not t.TempDir: Chromium's helpers may still write to the profile
 	// while the test ends, which fails TempDir's strict removal.
@@ -98,7 +72,7 @@ func startBrowserStack(t *testing.T) *browserStack {
 			go func() { _ = chromedp.Run(tab, cdppage.HandleJavaScriptDialog(true)) }()
 		}
 	})
-	return &browserStack{base: "http://" + ln.Addr().String(), ctx: tab}
+	return &browserStack{base: base, ctx: tab}
 }
 
 // run performs actions with a deadline, failing the test with what it was doing.

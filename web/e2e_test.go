@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/rivertype"
 
 	"birdcar/jobs"
@@ -27,34 +28,23 @@ func (quickRetry) NextRetry(*rivertype.JobRow) time.Time {
 	return time.Now().Add(10 * time.Millisecond)
 }
 
-// TestEndToEnd runs BirdCar as it runs in production — a real listener,
-// River workers, the MessageBird SDK against the fake MessageBird — and
-// plays a ride's conversation through the webhooks as MessageBird sends them.
-func TestEndToEnd(t *testing.T) {
-	t.Parallel()
-	pool, _ := dbtest.FreshDB(t)
-	ctx := t.Context()
+// serveLive runs BirdCar as production does — River workers sending through
+// sender, the batched call log, a real listener on loopback — with srv's
+// other settings, and returns its base URL.
+func serveLive(t *testing.T, pool *pgxpool.Pool, sender jobs.Sender, srv *Server) string {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	fake, err := fakebird.Start(fakebird.Options{Key: "live_key"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fake.Close)
-	sender, err := jobs.NewMessageBirdSender(jobs.MessageBirdConfig{APIKey: "live_key", BaseURL: fake.URL, ReportURL: "http://127.0.0.1/webhook-status"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	workers, err := jobs.NewClient(jobs.Config{Pool: pool, Sender: sender, Logger: logger, MaxAttempts: 5,
-		GracePeriod: time.Hour, AutoEndAfter: 12 * time.Hour, RetryPolicy: quickRetry{}})
+		GracePeriod: srv.GracePeriod, AutoEndAfter: 12 * time.Hour, RetryPolicy: quickRetry{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := workers.Start(ctx); err != nil {
+	if err := workers.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	callLog := NewCallLog(pool, logger)
-	srv := NewServer(ctx, &Server{DB: pool, Logger: logger, Jobs: workers, DefaultCountry: "NL",
-		GracePeriod: time.Hour, APITokens: []string{testToken}, CallLog: callLog})
+	srv.DB, srv.Logger, srv.Jobs, srv.CallLog = pool, logger, workers, callLog
+	NewServer(t.Context(), srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +57,26 @@ func TestEndToEnd(t *testing.T) {
 		defer cancel()
 		_ = workers.Stop(stopCtx)
 	})
-	base := "http://" + ln.Addr().String()
+	return "http://" + ln.Addr().String()
+}
+
+// TestEndToEnd runs BirdCar as it runs in production — a real listener,
+// River workers, the MessageBird SDK against the fake MessageBird — and
+// plays a ride's conversation through the webhooks as MessageBird sends them.
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.FreshDB(t)
+	ctx := t.Context()
+	fake, err := fakebird.Start(fakebird.Options{Key: "live_key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	sender, err := jobs.NewMessageBirdSender(jobs.MessageBirdConfig{APIKey: "live_key", BaseURL: fake.URL, ReportURL: "http://127.0.0.1/webhook-status"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serveLive(t, pool, sender, &Server{DefaultCountry: "NL", GracePeriod: time.Hour, APITokens: []string{testToken}})
 
 	api := func(path string, body any, out any) {
 		t.Helper()

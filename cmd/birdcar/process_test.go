@@ -144,9 +144,21 @@ func sms(base, id string, r ride, text string) bool {
 	return resp.StatusCode == 200
 }
 
-func processEnv(dbURL, fakeURL string, port int) []string {
-	return []string{"DATABASE_URL=" + dbURL, fmt.Sprintf("PORT=%d", port), "API_TOKENS=" + processToken,
-		"MESSAGEBIRD_API_KEY=test_key", "MESSAGEBIRD_BASE_URL=" + fakeURL, "ADMIN_PASSWORD=process-test-password"}
+// processSetup makes a fresh database and a fake MessageBird answering
+// after latency, and returns the environment of processes that use them
+// and the web process's base URL.
+func processSetup(t *testing.T, latency time.Duration) (*pgxpool.Pool, *fakebird.Server, []string, string) {
+	t.Helper()
+	pool, dbURL := dbtest.FreshDB(t)
+	fake, err := fakebird.Start(fakebird.Options{Key: "test_key", Latency: latency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	port := freePort(t)
+	env := []string{"DATABASE_URL=" + dbURL, fmt.Sprintf("PORT=%d", port), "API_TOKENS=" + processToken,
+		"MESSAGEBIRD_API_KEY=test_key", "MESSAGEBIRD_BASE_URL=" + fake.URL, "ADMIN_PASSWORD=process-test-password"}
+	return pool, fake, env, fmt.Sprintf("http://127.0.0.1:%d", port)
 }
 
 // exactlyOnce checks that MessageBird got every outbound message of the
@@ -188,15 +200,7 @@ func exactlyOnce(t *testing.T, pool *pgxpool.Pool, fake *fakebird.Server) {
 // workers share the sends, and each message is sent exactly once.
 func TestRoles_OneWebTwoWorkers(t *testing.T) {
 	t.Parallel()
-	pool, dbURL := dbtest.FreshDB(t)
-	fake, err := fakebird.Start(fakebird.Options{Key: "test_key", Latency: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fake.Close)
-	port := freePort(t)
-	env := processEnv(dbURL, fake.URL, port)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	pool, fake, env, base := processSetup(t, 20*time.Millisecond)
 	webP := startProcess(t, "serve --role=web", env...)
 	waitHealthy(t, base, webP)
 	workerA := startProcess(t, "serve --role=worker", env...)
@@ -236,15 +240,7 @@ func TestRoles_OneWebTwoWorkers(t *testing.T) {
 // drains what was left, every acknowledged message is forwarded exactly once.
 func TestShutdown_SIGTERMDuringBurst(t *testing.T) {
 	t.Parallel()
-	pool, dbURL := dbtest.FreshDB(t)
-	fake, err := fakebird.Start(fakebird.Options{Key: "test_key", Latency: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fake.Close)
-	port := freePort(t)
-	env := processEnv(dbURL, fake.URL, port)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	pool, fake, env, base := processSetup(t, 50*time.Millisecond)
 	p := startProcess(t, "serve", env...)
 	waitHealthy(t, base, p)
 	rides := makeRides(t, base, 20)
