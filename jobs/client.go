@@ -25,6 +25,8 @@ type Config struct {
 	Now          func() time.Time
 	// RetryPolicy overrides River's backoff (tests use a fast one).
 	RetryPolicy river.ClientRetryPolicy
+	// Metrics records sends and job latency; nil records nothing.
+	Metrics *Metrics
 }
 
 // NewClient builds the River client that runs BirdCar's workers. The same
@@ -37,7 +39,7 @@ func NewClient(cfg Config) (*river.Client[pgx.Tx], error) {
 		cfg.Workers = 50
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &SendWorker{DB: cfg.Pool, Sender: cfg.Sender})
+	river.AddWorker(workers, &SendWorker{DB: cfg.Pool, Sender: cfg.Sender, Metrics: cfg.Metrics})
 	river.AddWorker(workers, &TidyWorker{DB: cfg.Pool, GracePeriod: cfg.GracePeriod, AutoEndAfter: cfg.AutoEndAfter, Now: cfg.Now})
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
 		Logger:      cfg.Logger,
@@ -45,6 +47,7 @@ func NewClient(cfg Config) (*river.Client[pgx.Tx], error) {
 		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:     workers,
 		RetryPolicy: cfg.RetryPolicy,
+		Hooks:       cfg.Metrics.hooks(),
 		JobTimeout:  time.Minute,
 		// River's defaults (100 ms, 1 s) add ≈ 50 ms before a send starts;
 		// these keep a forward's latency to a few milliseconds.

@@ -24,8 +24,9 @@ func (SendArgs) Kind() string { return "send_sms" }
 // the message row, which is what operators and the API see.
 type SendWorker struct {
 	river.WorkerDefaults[SendArgs]
-	DB     db.DBTX
-	Sender Sender
+	DB      db.DBTX
+	Sender  Sender
+	Metrics *Metrics // nil records nothing
 }
 
 // Work sends the message once. A transient failure returns the error so
@@ -34,6 +35,7 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	q := db.New(w.DB)
 	msg, err := q.MessageStartSending(ctx, job.Args.MessageID)
 	if errors.Is(err, pgx.ErrNoRows) {
+		w.Metrics.skipped()
 		return nil // finished, or MessageBird already accepted it: never send twice
 	}
 	if err != nil {
@@ -45,6 +47,7 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		Recipient:  msg.Recipient,
 		Body:       msg.Body,
 	})
+	w.Metrics.sendDone(err, job.Attempt >= job.MaxAttempts)
 	if err == nil {
 		// Stored before anything else, so a retry after this sees it and skips.
 		if err := q.MessageMarkSent(ctx, db.MessageMarkSentParams{ID: msg.ID, ProviderID: &res.ProviderID}); err != nil {

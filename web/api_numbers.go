@@ -49,7 +49,10 @@ func (s *Server) numberInput(raw, country string) (db.ProxyNumberCreateParams, e
 }
 
 func (s *Server) handleAPINumberCreate(c *fiber.Ctx) error {
-	var in struct{ Number, Country string }
+	var in struct {
+		Number  string `json:"number"`
+		Country string `json:"country"`
+	}
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}

@@ -33,6 +33,8 @@ func (s *Server) personInput(name, rawPhone string) (string, string, error) {
 		return "", "", invalid("name", "Name is required.")
 	case utf8.RuneCountInString(name) > 200:
 		return "", "", invalid("name", "Name must be at most 200 characters.")
+	case !plainText(name):
+		return "", "", invalid("name", "Name must be plain text, without control characters.")
 	}
 	e164, err := phone.Normalize(rawPhone, s.DefaultCountry)
 	if err != nil {
@@ -44,7 +46,10 @@ func (s *Server) personInput(name, rawPhone string) (string, string, error) {
 
 func (s *Server) handleAPIPersonCreate(role string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var in struct{ Name, Phone string }
+		var in struct {
+			Name  string `json:"name"`
+			Phone string `json:"phone"`
+		}
 		if err := decodeJSON(c, &in); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -89,8 +90,8 @@ func (s *Server) handleAPIRideCreate(c *fiber.Ctx) error {
 		return invalid("pickup_at", "pickup_at must be an RFC 3339 time such as 2026-05-01T14:30:00+02:00.")
 	}
 	key := c.Get("Idempotency-Key")
-	if len(key) > 200 {
-		return invalid("idempotency_key", "The Idempotency-Key header must be at most 200 characters.")
+	if len(key) > 200 || strings.ContainsFunc(key, func(r rune) bool { return r < ' ' || r > '~' }) {
+		return invalid("idempotency_key", "The Idempotency-Key header must be at most 200 printable ASCII characters.")
 	}
 	ctx := c.UserContext()
 	status, body := http.StatusCreated, []byte(nil)
@@ -152,7 +153,9 @@ func (s *Server) handleAPIRideEnd(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	in := struct{ Status string }{Status: "completed"}
+	in := struct {
+		Status string `json:"status"`
+	}{Status: "completed"}
 	if len(c.Body()) > 0 {
 		if err := decodeJSON(c, &in); err != nil {
 			return err

@@ -8,7 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -54,6 +54,7 @@ func (s *Server) registerAuthRoutes() {
 	limits := &loginLimiter{max: loginMaxFailures, window: loginWindow, entries: map[string]*loginAttempts{}}
 	s.app.Get("/login", s.handleLoginPage)
 	s.app.Post("/login", func(c *fiber.Ctx) error { return s.handleLogin(c, limits) })
+	s.app.All("/login", onlyMethods(fiber.MethodGet, fiber.MethodPost))
 	// Logout is a console action: it runs the console's checks itself,
 	// being registered before them.
 	s.app.Post("/logout", s.requireLogin, s.checkCSRF, s.handleLogout)
@@ -343,10 +344,10 @@ func (l *loginLimiter) forget(keys ...string) {
 // EnsureAdminPassword returns the bcrypt hash the console's password is
 // checked against. A configured password is hashed and not stored.
 // Without one, the password stored for user is used, and on the very first
-// start one is generated, stored as a hash only, and logged once: the
-// operator's only chance to read it. Processes starting together agree on
+// start one is generated, stored as a hash only, and printed once to
+// notice: the operator's only chance to read it. Processes starting together agree on
 // one password, and only the one whose password was stored prints it.
-func EnsureAdminPassword(ctx context.Context, conn db.DBTX, user, configured string, logger *slog.Logger) ([]byte, error) {
+func EnsureAdminPassword(ctx context.Context, conn db.DBTX, user, configured string, notice io.Writer) ([]byte, error) {
 	if configured != "" {
 		hash, err := bcrypt.GenerateFromPassword([]byte(configured), bcrypt.DefaultCost)
 		if err != nil {
@@ -377,7 +378,8 @@ func EnsureAdminPassword(ctx context.Context, conn db.DBTX, user, configured str
 		}
 		return hash, nil
 	}
-	logger.WarnContext(ctx, "generated admin password (shown only now; set ADMIN_PASSWORD to choose one)",
-		"user", user, "password", password)
+	// Printed, not logged: logs are shipped elsewhere, and the log handler
+	// redacts passwords anyway.
+	fmt.Fprintf(notice, "Console password for %q: %s (shown only now; set ADMIN_PASSWORD to choose one)\n", user, password)
 	return hash, nil
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -464,37 +464,15 @@ func TestCSRF_RiverUI(t *testing.T) {
 	}
 }
 
-// logRecords decodes slog's JSON lines.
-func logRecords(t *testing.T, buf *bytes.Buffer) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	dec := json.NewDecoder(buf)
-	for dec.More() {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 func TestAdminPassword_GeneratedOnce(t *testing.T) {
 	t.Parallel()
 	tx := dbtest.Tx(t)
 	var buf bytes.Buffer
-	logger := slog.New(slog.NewJSONHandler(&buf, nil))
-
-	first, err := EnsureAdminPassword(t.Context(), tx, testAdminUser, "", logger)
+	first, err := EnsureAdminPassword(t.Context(), tx, testAdminUser, "", &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := logRecords(t, &buf)
-	if len(recs) != 1 || recs[0]["level"] != "WARN" || recs[0]["user"] != testAdminUser ||
-		recs[0]["msg"] != "generated admin password (shown only now; set ADMIN_PASSWORD to choose one)" {
-		t.Fatalf("log %v", recs)
-	}
-	password, _ := recs[0]["password"].(string)
+	password := printedPassword(t, buf.String())
 	if len(password) < 16 || url.PathEscape(password) != password {
 		t.Errorf("password %q: want 16+ URL-safe characters", password)
 	}
@@ -502,7 +480,8 @@ func TestAdminPassword_GeneratedOnce(t *testing.T) {
 		t.Errorf("the logged password does not match the hash: %v", err)
 	}
 
-	second, err := EnsureAdminPassword(t.Context(), tx, testAdminUser, "", logger)
+	buf.Reset()
+	second, err := EnsureAdminPassword(t.Context(), tx, testAdminUser, "", &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +489,7 @@ func TestAdminPassword_GeneratedOnce(t *testing.T) {
 		t.Error("a second start made a new password")
 	}
 	if buf.Len() != 0 {
-		t.Errorf("the second start logged: %s", buf.String())
+		t.Errorf("the second start printed: %s", buf.String())
 	}
 }
 
@@ -518,12 +497,11 @@ func TestAdminPassword_ConcurrentFirstStarts(t *testing.T) {
 	t.Parallel()
 	pool, _ := dbtest.FreshDB(t)
 	var buf syncBuffer
-	logger := slog.New(slog.NewJSONHandler(&buf, nil))
 	hashes := make([][]byte, 4)
 	var wg sync.WaitGroup
 	for i := range hashes {
 		wg.Go(func() {
-			h, err := EnsureAdminPassword(t.Context(), pool, testAdminUser, "", logger)
+			h, err := EnsureAdminPassword(t.Context(), pool, testAdminUser, "", &buf)
 			if err != nil {
 				t.Error(err)
 			}
@@ -536,11 +514,10 @@ func TestAdminPassword_ConcurrentFirstStarts(t *testing.T) {
 			t.Fatal("processes starting together disagree on the password")
 		}
 	}
-	recs := logRecords(t, &buf.Buffer)
-	if len(recs) != 1 {
-		t.Fatalf("%d log records, want 1: %v", len(recs), recs)
+	if n := strings.Count(buf.String(), "\n"); n != 1 {
+		t.Fatalf("printed %d lines, want 1: %s", n, buf.String())
 	}
-	if err := bcrypt.CompareHashAndPassword(hashes[0], []byte(recs[0]["password"].(string))); err != nil {
+	if err := bcrypt.CompareHashAndPassword(hashes[0], []byte(printedPassword(t, buf.String()))); err != nil {
 		t.Errorf("the printed password is not the stored one: %v", err)
 	}
 }
@@ -561,7 +538,7 @@ func TestAdminPassword_ConfiguredIsNotStored(t *testing.T) {
 	t.Parallel()
 	tx := dbtest.Tx(t)
 	var buf bytes.Buffer
-	hash, err := EnsureAdminPassword(t.Context(), tx, testAdminUser, "s3cret-chosen", slog.New(slog.NewJSONHandler(&buf, nil)))
+	hash, err := EnsureAdminPassword(t.Context(), tx, testAdminUser, "s3cret-chosen", &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,4 +551,16 @@ func TestAdminPassword_ConfiguredIsNotStored(t *testing.T) {
 	if buf.Len() != 0 {
 		t.Errorf("logged: %s", buf.String())
 	}
+}
+
+var printedRE = regexp.MustCompile(`^Console password for "admin": (\S+) \(shown only now; set ADMIN_PASSWORD to choose one\)\n$`)
+
+// printedPassword reads the password EnsureAdminPassword printed.
+func printedPassword(t *testing.T, out string) string {
+	t.Helper()
+	m := printedRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("printed %q, want the one-time password line", out)
+	}
+	return m[1]
 }

@@ -41,11 +41,11 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	switch {
 	case errors.As(err, &pub):
 	case errors.As(err, &fe):
-		// Fiber's own errors (bad method, body too large) carry safe texts.
-		pub = &Error{Status: fe.Code, Code: codeForStatus(fe.Code), Message: fe.Message}
+		pub = fiberError(c, fe)
 	default:
+		// The log handler adds the request id from the context.
 		s.Logger.ErrorContext(c.UserContext(), "request failed",
-			"request_id", c.Locals("requestid"), "method", c.Method(), "path", c.Path(), "err", err)
+			"method", c.Method(), "path", c.Path(), "err", err)
 		pub = &Error{Status: http.StatusInternalServerError, Code: "internal",
 			Message: "Something went wrong on our side. It has been logged; please try again."}
 	}

@@ -1,11 +1,261 @@
 package web
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
 
-// registerMetricsRoutes mounts /metrics, guarded by its own token.
-func (s *Server) registerMetricsRoutes() {}
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// localOutcome is the c.Locals key a webhook handler sets to name what it
+// did with a request it answers 2xx; one it leaves unnamed is "ignored".
+const localOutcome = "webhook_outcome"
+
+// scrapeTimeout bounds one scrape's database queries: a slow database
+// costs the scrape its gauges instead of piling scrapes up.
+const scrapeTimeout = 2 * time.Second
+
+var errMetricsToken = &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+	Message: "Send the metrics token as \"Authorization: Bearer <token>\"."}
+
+// webhookOutcomes lists each route's outcomes, so every series exists (at
+// 0) from the start and rate() sees the first event.
+var webhookOutcomes = map[string][]string{
+	"sms":    {"forwarded", "unmatched", "duplicate", "rejected", "error"},
+	"voice":  {"transferred", "rejected_call", "rejected", "error"},
+	"status": {"applied", "ignored", "rejected", "error"},
+}
+
+// riverJobStates are the states of River jobs not yet finished, as
+// riverJobCountsSQL lists them: a backlog or a stuck worker shows here.
+var riverJobStates = []string{"available", "scheduled", "retryable", "running"}
+
+// riverJobCountsSQL is plain SQL (River's tables are not in sqlc's schema)
+// with the states written out: passed as a parameter, they keep the planner
+// off River's index on state, and it scans every finished job too.
+const riverJobCountsSQL = `SELECT state::text, count(*) FROM river_job
+WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY state`
+
+var (
+	messagesDesc = prometheus.NewDesc("birdcar_messages",
+		"Messages by status, counted at scrape time.", []string{"status"}, nil)
+	riverJobsDesc = prometheus.NewDesc("birdcar_river_jobs",
+		"River jobs waiting or running, by state, counted at scrape time.", []string{"state"}, nil)
+	poolFreeDesc = prometheus.NewDesc("birdcar_pool_free_numbers",
+		"Enabled proxy numbers no ride holds now or later.", nil, nil)
+)
+
+// NewMetricsRegistry returns a registry holding the Go runtime and process
+// collectors: one per process, for jobs.NewMetrics and Server.Metrics.
+func NewMetricsRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// MetricsHandler serves reg in Prometheus' format without any check, for a
+// listener only Prometheus reaches; /metrics on the app wraps the same
+// handler with the token.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// registerMetricsRoutes adds the scrape-time gauges to s.Metrics and mounts
+// /metrics when a token guards it. Without a token this app, which faces
+// MessageBird and the internet, does not serve it: MetricsHandler does, on
+// a listener of its own.
+func (s *Server) registerMetricsRoutes() {
+	if s.Metrics == nil {
+		return
+	}
+	s.Metrics.MustRegister(dbCollector{s})
+	if s.MetricsToken != "" {
+		s.app.Get("/metrics", s.requireMetricsToken, adaptor.HTTPHandler(MetricsHandler(s.Metrics)))
+	}
+}
+
+func (s *Server) requireMetricsToken(c *fiber.Ctx) error {
+	got, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.MetricsToken)) != 1 {
+		c.Set(fiber.HeaderWWWAuthenticate, "Bearer")
+		return errMetricsToken
+	}
+	return c.Next()
+}
 
 // observeWebhook counts and times a webhook route's requests by outcome.
 func (s *Server) observeWebhook(route string) fiber.Handler {
-	return func(c *fiber.Ctx) error { return c.Next() }
+	if s.Metrics == nil {
+		return func(c *fiber.Ctx) error { return c.Next() }
+	}
+	requests, durations := webhookMetrics(s.Metrics)
+	for _, o := range webhookOutcomes[route] {
+		requests.WithLabelValues(route, o)
+	}
+	took := durations.WithLabelValues(route)
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		took.Observe(time.Since(start).Seconds())
+		requests.WithLabelValues(route, webhookOutcome(c, err)).Inc()
+		return err
+	}
+}
+
+// webhookMetrics returns the webhook metrics on reg, registering them on
+// the first call: every route's observeWebhook asks for the same ones, and
+// the registry is the one place that outlives the call.
+func webhookMetrics(reg prometheus.Registerer) (*prometheus.CounterVec, *prometheus.HistogramVec) {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "birdcar_webhook_requests_total",
+		Help: "MessageBird webhook requests, by route and outcome.",
+	}, []string{"route", "outcome"})
+	durations := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "birdcar_webhook_request_duration_seconds",
+		Help: "Time to answer a MessageBird webhook, by route.",
+		// A webhook takes a few milliseconds; past 100 ms something waits.
+		Buckets: []float64{.001, .002, .005, .01, .02, .05, .1, .25, .5, 1},
+	}, []string{"route"})
+	return registerOnce(reg, requests), registerOnce(reg, durations)
+}
+
+// registerOnce registers c on reg, or returns the equal collector that is
+// already there.
+func registerOnce[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	err := reg.Register(c)
+	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+		return are.ExistingCollector.(C)
+	}
+	if err != nil {
+		panic(err) // a clash with a different metric: a programming error
+	}
+	return c
+}
+
+// webhookOutcome names a request's outcome from the status the caller gets
+// and, for a success, what the handler said it did.
+func webhookOutcome(c *fiber.Ctx, err error) string {
+	status := c.Response().StatusCode()
+	if err != nil {
+		status = errorStatus(err)
+	}
+	switch {
+	case status >= 500:
+		return "error"
+	case status >= 400:
+		return "rejected"
+	}
+	if o, ok := c.Locals(localOutcome).(string); ok {
+		return o
+	}
+	return "ignored"
+}
+
+// errorStatus is the status handleError will answer err with.
+func errorStatus(err error) int {
+	var pub *Error
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &pub):
+		return pub.Status
+	case errors.As(err, &fe):
+		return fe.Code
+	}
+	return http.StatusInternalServerError
+}
+
+// smsOutcome names what recording an inbound SMS did, from whether a route
+// matched and the insert's error (no row: delivered before).
+func smsOutcome(matched bool, insertErr error) string {
+	switch {
+	case errors.Is(insertErr, pgx.ErrNoRows):
+		return "duplicate"
+	case matched:
+		return "forwarded"
+	}
+	return "unmatched"
+}
+
+// callOutcome names a recorded call's outcome for the metric, where
+// "rejected" is a refused request: a call turned away with a Say is
+// "rejected_call".
+func callOutcome(recorded string) string {
+	if recorded == "rejected" {
+		return "rejected_call"
+	}
+	return recorded
+}
+
+// reportOutcome names a delivery report's effect from the rows it updated.
+func reportOutcome(updated int64) string {
+	if updated == 0 {
+		return "ignored"
+	}
+	return "applied"
+}
+
+// dbCollector reports the database's state at scrape time. Every web
+// process reports the same values: aggregate them with max, not sum.
+type dbCollector struct{ s *Server }
+
+func (d dbCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- messagesDesc
+	ch <- riverJobsDesc
+	ch <- poolFreeDesc
+}
+
+// Collect runs one grouped query per gauge. A failed query drops its gauge
+// from this scrape and is logged, rather than failing the scrape: the
+// process's own metrics matter most when the database is in trouble.
+func (d dbCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(d.s.base, scrapeTimeout)
+	defer cancel()
+	if rows, err := d.s.queries.MessageCountByStatus(ctx); err != nil {
+		d.failed(ctx, "birdcar_messages", err)
+	} else {
+		for _, r := range rows {
+			ch <- prometheus.MustNewConstMetric(messagesDesc, prometheus.GaugeValue, float64(r.N), r.Status)
+		}
+	}
+	if counts, err := d.riverJobCounts(ctx); err != nil {
+		d.failed(ctx, "birdcar_river_jobs", err)
+	} else {
+		for _, state := range riverJobStates {
+			ch <- prometheus.MustNewConstMetric(riverJobsDesc, prometheus.GaugeValue, float64(counts[state]), state)
+		}
+	}
+	if free, _, err := d.s.poolHealth(ctx); err != nil {
+		d.failed(ctx, "birdcar_pool_free_numbers", err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(poolFreeDesc, prometheus.GaugeValue, float64(free))
+	}
+}
+
+func (d dbCollector) failed(ctx context.Context, gauge string, err error) {
+	d.s.Logger.WarnContext(ctx, "metrics scrape: gauge left out", "gauge", gauge, "err", err)
+}
+
+// riverJobCounts counts River's unfinished jobs by state.
+func (d dbCollector) riverJobCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := d.s.DB.Query(ctx, riverJobCountsSQL)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]int64{}
+	var state string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&state, &n}, func() error {
+		counts[state] = n
+		return nil
+	})
+	return counts, err
 }

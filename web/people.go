@@ -110,7 +110,7 @@ func (s *Server) showPeople(c *fiber.Ctx, status int, sec components.PeopleSecti
 	if sec.Role != "" && isHTMX(c) {
 		return render(c, status, components.PeopleSection(sec))
 	}
-	p := components.PeopleProps{Q: strings.TrimSpace(c.Query("q"))}
+	p := components.PeopleProps{Q: sanitize(strings.TrimSpace(c.Query("q")))}
 	for _, t := range personTables {
 		if t.role == sec.Role {
 			p.Sections = append(p.Sections, sec)

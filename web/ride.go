@@ -42,6 +42,8 @@ func validateAddress(field, label, v string) (string, error) {
 		return "", invalid(field, label+" is required.")
 	case utf8.RuneCountInString(v) > 200:
 		return "", invalid(field, label+" must be at most 200 characters.")
+	case !plainText(v):
+		return "", invalid(field, label+" must be plain text, without control characters.")
 	}
 	return v, nil
 }

@@ -24,6 +24,9 @@ const ridesPerPage = 25
 // pickupLayout is how a datetime-local input sends its value.
 const pickupLayout = "2006-01-02T15:04"
 
+// maxRidePage keeps a page's offset within the query's int32.
+const maxRidePage = 1_000_000
+
 func (s *Server) registerRideRoutes() {
 	s.app.Get("/rides", s.handleRides)
 	s.app.Get("/rides/list", s.handleRideList)
@@ -36,17 +39,12 @@ func (s *Server) registerRideRoutes() {
 }
 
 func rideFilters(c *fiber.Ctx) components.RideFilters {
-	f := components.RideFilters{Status: c.Query("status"), Q: strings.TrimSpace(c.Query("q")), Page: c.QueryInt("page", 1)}
+	f := components.RideFilters{Status: c.Query("status"), Q: sanitize(strings.TrimSpace(c.Query("q"))),
+		Page: min(max(c.QueryInt("page", 1), 1), maxRidePage)}
 	switch f.Status {
 	case "active", "grace", "ended":
 	default:
 		f.Status = ""
-	}
-	if f.Page < 1 {
-		f.Page = 1
-	}
-	if len(f.Q) > 100 {
-		f.Q = f.Q[:100]
 	}
 	return f
 }
@@ -144,7 +142,7 @@ func (s *Server) handleRideList(c *fiber.Ctx) error {
 // driver with the matching choices.
 func (s *Server) handleRideOptions(c *fiber.Ctx) error {
 	role := c.Query("role")
-	opts, err := s.personOptions(c, role, strings.TrimSpace(c.Query(role+"_q")))
+	opts, err := s.personOptions(c, role, sanitize(strings.TrimSpace(c.Query(role+"_q"))))
 	if err != nil {
 		return err
 	}

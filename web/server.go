@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/jackc/pgx/v5"
 	"github.com/messagebird/go-rest-api/v9/signature_jwt"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"birdcar/sql/db"
@@ -55,16 +56,32 @@ type Server struct {
 	PoolLowWatermark int
 	// RiverUI serves River's own UI under /riverui; nil leaves it out.
 	RiverUI http.Handler
+	// Metrics is the process's registry, fed by the webhooks and by
+	// database gauges counted at scrape time; nil measures nothing.
+	Metrics *prometheus.Registry
+	// MetricsToken guards /metrics here (Bearer); "" leaves /metrics out of
+	// this app, for MetricsHandler on a private listener.
+	MetricsToken string
 	// Now is the clock (tests control it); nil means time.Now.
 	Now func() time.Time
 	// Location is the time zone of texts and pages; nil means time.Local.
 	Location *time.Location
+	// WorkersRunning reports whether this process's River workers run, for
+	// /readyz; nil (a web-only process) leaves the check out.
+	WorkersRunning func() bool
+	// WebhookConcurrency caps the webhooks handled at once; more wait
+	// briefly, then get a 503 (MessageBird retries). 0 means 64.
+	WebhookConcurrency int
 
 	app     *fiber.App
 	queries *db.Queries
 	// base is cancelled at shutdown; request contexts derive from it.
 	base       context.Context
 	signatures *signature_jwt.Validator
+	// replays holds the admitted signatures' ids until they expire.
+	replays *replayGuard
+	// webhookSlots is the semaphore behind WebhookConcurrency.
+	webhookSlots chan struct{}
 }
 
 // NewServer builds the Fiber app and its routes. ctx bounds every request's
@@ -82,8 +99,10 @@ func NewServer(ctx context.Context, s *Server) *Server {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
+		BodyLimit:             consoleBodyLimit, // limitBody sets each route's own
 	})
-	s.app.Use(recover.New(), s.requestID, s.withUserContext)
+	s.app.Use(recover.New(), s.withUserContext, s.requestID)
+	s.app.Use(s.limitBody)
 	s.registerStaticRoutes()
 	s.registerHealthRoutes()
 	s.registerMetricsRoutes()

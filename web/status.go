@@ -14,9 +14,6 @@ import (
 // message named by its reference (our message id). A report for a message
 // we do not know is acknowledged and ignored, so MessageBird stops retrying.
 func (s *Server) handleWebhookStatus(c *fiber.Ctx) error {
-	if len(c.Body()) > webhookBodyLimit {
-		return errTooLarge
-	}
 	field := func(name string) string {
 		if v := c.Query(name); v != "" {
 			return v
@@ -52,6 +49,7 @@ func (s *Server) handleWebhookStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Locals(localOutcome, reportOutcome(n))
 	if n == 0 {
 		s.Logger.InfoContext(c.UserContext(), "delivery report ignored: unknown message or older than the last", "reference", ref)
 	}

@@ -62,6 +62,7 @@ func (s *Server) handleWebhookVoice(c *fiber.Ctx) error {
 		return fmt.Errorf("voice XML: %w", err)
 	}
 	s.recordCall(ctx, call)
+	c.Locals(localOutcome, callOutcome(call.Outcome))
 	c.Set(fiber.HeaderContentType, "application/xml")
 	return c.Send(append([]byte(xml.Header), body...))
 }

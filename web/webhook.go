@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,20 +17,20 @@ import (
 	"birdcar/web/phone"
 )
 
-// webhookBodyLimit caps what MessageBird may post: an SMS is far smaller.
-const webhookBodyLimit = 64 << 10
-
 // forwardLimit is the longest text a forward carries intact.
 const forwardLimit = 1600
 
-var errTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
-	Message: "The request body is larger than 64 KiB."}
-
 func (s *Server) registerWebhookRoutes() {
-	s.app.Post("/webhook", s.observeWebhook("sms"), s.verifySignature, s.handleWebhookSMS)
-	s.app.Get("/webhook-voice", s.observeWebhook("voice"), s.verifySignature, s.handleWebhookVoice)
-	s.app.Get("/webhook-status", s.observeWebhook("status"), s.verifySignature, s.handleWebhookStatus)
-	s.app.Post("/webhook-status", s.observeWebhook("status"), s.verifySignature, s.handleWebhookStatus)
+	s.webhookSlots = make(chan struct{}, cmp.Or(max(s.WebhookConcurrency, 0), defaultWebhookConcurrency))
+	// Slots are taken after the signature check, so forged requests cannot
+	// crowd out MessageBird's.
+	s.app.Post("/webhook", s.observeWebhook("sms"), s.verifySignature, s.limitWebhooks, s.handleWebhookSMS)
+	s.app.Get("/webhook-voice", s.observeWebhook("voice"), s.verifySignature, s.limitWebhooks, s.handleWebhookVoice)
+	s.app.Get("/webhook-status", s.observeWebhook("status"), s.verifySignature, s.limitWebhooks, s.handleWebhookStatus)
+	s.app.Post("/webhook-status", s.observeWebhook("status"), s.verifySignature, s.limitWebhooks, s.handleWebhookStatus)
+	s.app.All("/webhook", onlyMethods(fiber.MethodPost))
+	s.app.All("/webhook-voice", onlyMethods(fiber.MethodGet))
+	s.app.All("/webhook-status", onlyMethods(fiber.MethodGet, fiber.MethodPost))
 }
 
 // inboundSMS is an incoming SMS as MessageBird reports it, numbers in E.164.
@@ -55,6 +56,10 @@ func webhookFields(c *fiber.Ctx) (func(names ...string) string, error) {
 			return ""
 		}, nil
 	case strings.HasPrefix(ct, fiber.MIMEApplicationJSON):
+		// encoding/json would replace invalid UTF-8 silently; a form's is refused too.
+		if !utf8.Valid(c.Body()) {
+			return nil, errNotUTF8
+		}
 		dec := json.NewDecoder(bytes.NewReader(c.Body()))
 		dec.UseNumber()
 		var m map[string]any
@@ -81,9 +86,6 @@ func webhookFields(c *fiber.Ctx) (func(names ...string) string, error) {
 
 // parseInboundSMS reads MessageBird's field names, falling back to their aliases.
 func (s *Server) parseInboundSMS(c *fiber.Ctx) (inboundSMS, error) {
-	if len(c.Body()) > webhookBodyLimit {
-		return inboundSMS{}, errTooLarge
-	}
 	field, err := webhookFields(c)
 	if err != nil {
 		return inboundSMS{}, err
@@ -99,7 +101,7 @@ func (s *Server) parseInboundSMS(c *fiber.Ctx) (inboundSMS, error) {
 	switch {
 	case in.ID == "":
 		return in, bad("id", "id (or message_id) is required: it makes a repeated delivery harmless.")
-	case len(in.ID) > 100 || !utf8.ValidString(in.ID):
+	case len(in.ID) > 100 || !utf8.ValidString(in.ID) || strings.ContainsRune(in.ID, 0):
 		return in, bad("id", "id must be at most 100 characters of text.")
 	case rawFrom == "":
 		return in, bad("originator", "originator (or sender) is required.")
@@ -142,6 +144,7 @@ func (s *Server) handleWebhookSMS(c *fiber.Ctx) error {
 			params.Status, params.RideID = "received", &route.RideID
 		}
 		inboundID, err := q.MessageCreateInbound(ctx, params)
+		c.Locals(localOutcome, smsOutcome(matched, err))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // delivered before: already forwarded
 		}

@@ -28,13 +28,11 @@ func FuzzWebhookSMS(f *testing.F) {
 	f.Fuzz(func(t *testing.T, contentType, body string) {
 		req := httptest.NewRequest("POST", "/webhook", strings.NewReader(body))
 		req.Header.Set("Content-Type", contentType)
-		resp, err := b.srv.App().Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		// Written raw, as a client may: a content type can carry CRLFs and
+		// outgrow the header buffer, which fasthttp refuses itself.
+		resp := b.rawHTTP(t, dumpRequest(t, req))
 		switch resp.StatusCode {
-		case 200, 400, 413, 415:
+		case 200, 400, 413, 415, 431:
 		default:
 			msg, _ := io.ReadAll(resp.Body)
 			t.Fatalf("%q %q: %d %s", contentType, body, resp.StatusCode, msg)
@@ -56,11 +54,10 @@ func FuzzWebhookVoice(f *testing.F) {
 	f.Add("anonymous", "", "<callID>&")
 	f.Fuzz(func(t *testing.T, source, destination, callID string) {
 		q := url.Values{"source": {source}, "destination": {destination}, "callID": {callID}}
-		resp, err := b.srv.App().Test(httptest.NewRequest("GET", "/webhook-voice?"+q.Encode(), nil), -1)
-		if err != nil {
-			t.Fatal(err)
+		resp := b.rawHTTP(t, dumpRequest(t, httptest.NewRequest("GET", "/webhook-voice?"+q.Encode(), nil)))
+		if resp.StatusCode == 431 {
+			return // a request line longer than fasthttp reads, refused before any handler
 		}
-		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/xml" {
 			t.Fatalf("%q %q: %d %s", source, destination, resp.StatusCode, body)

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -13,21 +15,27 @@ import (
 
 // config is everything BirdCar reads from its environment.
 type config struct {
-	Port              int
-	DatabaseURL       string
-	DataDir           string
-	MessageBirdAPIKey string
-	MessageBirdURL    string
-	SigningKey        string
-	PublicURL         string
-	AdminUser         string
-	AdminPassword     string
-	APITokens         []string
-	DefaultCountry    string
-	GracePeriod       time.Duration
-	AutoEndAfter      time.Duration
-	SendMaxAttempts   int
-	PoolLowWatermark  int
+	Port               int
+	DatabaseURL        string
+	DataDir            string
+	MessageBirdAPIKey  string
+	MessageBirdURL     string
+	SigningKey         string
+	PublicURL          string
+	AdminUser          string
+	AdminPassword      string
+	APITokens          []string
+	DefaultCountry     string
+	GracePeriod        time.Duration
+	AutoEndAfter       time.Duration
+	SendMaxAttempts    int
+	PoolLowWatermark   int
+	LogFormat          string // json, text, or "" (text in a terminal, else JSON)
+	LogLevel           slog.Level
+	MetricsToken       string
+	MetricsAddr        string
+	RiverWorkers       int
+	WebhookConcurrency int
 }
 
 // configError names the variable that stopped start-up.
@@ -74,6 +82,25 @@ func loadConfig(environ []string, dotenvPath string) (config, error) {
 	}
 	if cfg.PoolLowWatermark, err = intVar("POOL_LOW_WATERMARK", get("POOL_LOW_WATERMARK", "3"), 0, 1_000_000, "a whole number, 0 or more"); err != nil {
 		return config{}, err
+	}
+	if cfg.RiverWorkers, err = intVar("RIVER_WORKERS", get("RIVER_WORKERS", "50"), 1, 10_000, "a whole number from 1 to 10000"); err != nil {
+		return config{}, err
+	}
+	if cfg.WebhookConcurrency, err = intVar("WEBHOOK_CONCURRENCY", get("WEBHOOK_CONCURRENCY", "64"), 1, 100_000, "a whole number from 1 to 100000"); err != nil {
+		return config{}, err
+	}
+	cfg.LogFormat = strings.ToLower(get("LOG_FORMAT", ""))
+	if cfg.LogFormat != "" && cfg.LogFormat != "json" && cfg.LogFormat != "text" {
+		return config{}, &configError{Name: "LOG_FORMAT", Value: cfg.LogFormat, Want: "json or text"}
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		return config{}, &configError{Name: "LOG_LEVEL", Value: get("LOG_LEVEL", ""), Want: "debug, info, warn or error"}
+	}
+	cfg.MetricsToken = get("METRICS_TOKEN", "")
+	if cfg.MetricsAddr = get("METRICS_ADDR", ""); cfg.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil {
+			return config{}, &configError{Name: "METRICS_ADDR", Value: cfg.MetricsAddr, Want: "host:port, such as 127.0.0.1:9090"}
+		}
 	}
 	if cfg.MessageBirdURL, err = urlVar("MESSAGEBIRD_BASE_URL", get("MESSAGEBIRD_BASE_URL", "https://rest.messagebird.com")); err != nil {
 		return config{}, err

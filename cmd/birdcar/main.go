@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 
 	"riverqueue.com/riverui"
@@ -83,7 +85,7 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stdout, nil))
+	logger := slog.New(web.NewLogHandler(stdout, cfg.LogFormat, cfg.LogLevel))
 
 	var ln net.Listener
 	if cmd == "serve" && *role != roleWorker {
@@ -125,7 +127,18 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *pgxpool.Pool, logger *slog.Logger, stdout io.Writer) error {
 	jobsCfg := jobs.Config{
 		Pool: pool, Logger: logger, MaxAttempts: cfg.SendMaxAttempts,
-		GracePeriod: cfg.GracePeriod, AutoEndAfter: cfg.AutoEndAfter,
+		GracePeriod: cfg.GracePeriod, AutoEndAfter: cfg.AutoEndAfter, Workers: cfg.RiverWorkers,
+	}
+	reg := web.NewMetricsRegistry()
+	jobsCfg.Metrics = jobs.NewMetrics(reg)
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, logger)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	} else if cfg.MetricsToken == "" || role == roleWorker {
+		logger.Info("metrics are not served: set METRICS_ADDR (or METRICS_TOKEN for /metrics on PORT)")
 	}
 	runsWorkers := role != roleWeb
 	if runsWorkers {
@@ -161,7 +174,7 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	if cfg.SigningKey == "" {
 		logger.Warn("MESSAGEBIRD_SIGNING_KEY is not set: webhooks are accepted without a signature")
 	}
-	adminHash, err := web.EnsureAdminPassword(ctx, pool, cfg.AdminUser, cfg.AdminPassword, logger)
+	adminHash, err := web.EnsureAdminPassword(ctx, pool, cfg.AdminUser, cfg.AdminPassword, stdout)
 	if err != nil {
 		return fmt.Errorf("admin password: %w", err)
 	}
@@ -198,7 +211,13 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 		SecureCookies:     strings.HasPrefix(cfg.PublicURL, "https://"),
 		PoolLowWatermark:  cfg.PoolLowWatermark,
 		RiverUI:           riverUI,
+		WorkersRunning:    workersRunning(client, runsWorkers),
+		Metrics:           reg,
+		MetricsToken:      cfg.MetricsToken,
+
+		WebhookConcurrency: cfg.WebhookConcurrency,
 	})
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "BirdCar is running: open http://localhost:%d (Ctrl-C to stop)\n", cfg.Port)
@@ -213,6 +232,45 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 		logger.Warn("HTTP shutdown", "err", err)
 	}
 	return nil
+}
+
+// serveMetrics serves /metrics on a listener of its own (METRICS_ADDR),
+// which needs no token: bind it where only the monitoring can reach it.
+func serveMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_ADDR: cannot listen on %s", addr)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", web.MetricsHandler(reg))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics listener", "err", err)
+		}
+	}()
+	logger.Info("metrics served", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+// workersRunning is /readyz's check of the River workers in processes
+// that run them; nil elsewhere.
+func workersRunning(client *river.Client[pgx.Tx], runs bool) func() bool {
+	if !runs {
+		return nil
+	}
+	return func() bool {
+		select {
+		case <-client.Stopped():
+			return false
+		default:
+			return true
+		}
+	}
 }
 
 // stopWorkers lets running jobs finish; past the budget it cancels them,
@@ -273,6 +331,9 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*pgxpoo
 // sets pool_max_conns.
 const defaultPoolSize = 20
 
+// statementTimeout bounds each statement unless DATABASE_URL sets its own.
+const statementTimeout = "10s"
+
 // connect opens a pool and proves the server answers.
 func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	pcfg, err := pgxpool.ParseConfig(url)
@@ -284,6 +345,12 @@ func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		// pgxpool's default (the core count, at least 4) starves River's
 		// workers and the webhooks sharing one pool.
 		pcfg.MaxConns = defaultPoolSize
+	}
+	if _, set := pcfg.ConnConfig.RuntimeParams["statement_timeout"]; !set {
+		// Every statement the app runs takes milliseconds: one that hangs
+		// (a lock, a lost plan) should fail the request, not hold a
+		// connection. Migrations run without it.
+		pcfg.ConnConfig.RuntimeParams["statement_timeout"] = statementTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

@@ -68,7 +68,8 @@ func TestLoadConfig_Malformed(t *testing.T) {
 	for _, kv := range []string{
 		"PORT=abc", "PORT=0", "PORT=70000", "SEND_MAX_ATTEMPTS=none", "MESSAGEBIRD_BASE_URL=ftp://x",
 		"PUBLIC_URL=localhost:8080", "API_TOKENS=short", "DEFAULT_COUNTRY=Netherlands", "RIDE_GRACE_PERIOD=1 day",
-		"RIDE_GRACE_PERIOD=-1h", "RIDE_AUTO_END_AFTER=soon",
+		"RIDE_GRACE_PERIOD=-1h", "RIDE_AUTO_END_AFTER=soon", "POOL_LOW_WATERMARK=few", "LOG_FORMAT=xml", "LOG_LEVEL=loud",
+		"METRICS_ADDR=9090", "RIVER_WORKERS=0", "WEBHOOK_CONCURRENCY=-1",
 	} {
 		_, err := loadConfig([]string{kv}, filepath.Join(t.TempDir(), "none"))
 		name, _, _ := strings.Cut(kv, "=")

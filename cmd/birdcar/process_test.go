@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -203,7 +205,8 @@ func TestRoles_OneWebTwoWorkers(t *testing.T) {
 	pool, fake, env, base := processSetup(t, 20*time.Millisecond)
 	webP := startProcess(t, "serve --role=web", env...)
 	waitHealthy(t, base, webP)
-	workerA := startProcess(t, "serve --role=worker", env...)
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	workerA := startProcess(t, "serve --role=worker", append(env, "METRICS_ADDR="+metricsAddr)...)
 	workerB := startProcess(t, "serve --role=worker", env...)
 
 	rides := makeRides(t, base, 30)
@@ -229,6 +232,17 @@ func TestRoles_OneWebTwoWorkers(t *testing.T) {
 	}
 	if byWeb != 0 || workers != 2 {
 		t.Errorf("sends worked by %d distinct clients (%d never attempted), want both workers", workers, byWeb)
+	}
+	// The worker's own /metrics counts the sends it made.
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	sent := regexp.MustCompile(`(?m)^birdcar_send_attempts_total\{result="sent"\} (\d+)$`).FindStringSubmatch(string(body))
+	if sent == nil || sent[1] == "0" {
+		t.Errorf("worker metrics lack its sends:\n%.2000s", body)
 	}
 	for _, p := range []*process{webP, workerA, workerB} {
 		p.stop(t)

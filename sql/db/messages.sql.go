@@ -49,6 +49,36 @@ func (q *Queries) MessageApplyReport(ctx context.Context, arg MessageApplyReport
 	return result.RowsAffected(), nil
 }
 
+const messageCountByStatus = `-- name: MessageCountByStatus :many
+SELECT status, count(*) AS n FROM messages GROUP BY status
+`
+
+type MessageCountByStatusRow struct {
+	Status string
+	N      int64
+}
+
+// The metrics scrape: how many messages wait, fail or got through.
+func (q *Queries) MessageCountByStatus(ctx context.Context) ([]MessageCountByStatusRow, error) {
+	rows, err := q.db.Query(ctx, messageCountByStatus)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []MessageCountByStatusRow
+	for rows.Next() {
+		var i MessageCountByStatusRow
+		if err := rows.Scan(&i.Status, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const messageCountsSince = `-- name: MessageCountsSince :one
 SELECT count(*) AS total, count(*) FILTER (WHERE status = 'failed') AS failed
 FROM messages WHERE created_at >= $1::timestamptz

@@ -48,6 +48,9 @@ type Options struct {
 	// Fast trades durability for speed (fsync, synchronous_commit and
 	// full_page_writes off): for throwaway test clusters only.
 	Fast bool
+	// Port is the 127.0.0.1 port to listen on; 0 picks a free one. A fixed
+	// port lets a restarted cluster keep its URL, so pools reconnect.
+	Port int
 }
 
 // Cluster is a running private PostgreSQL server, listening on a loopback
@@ -62,10 +65,11 @@ type Cluster struct {
 	stopErr  error
 }
 
-// Start initialises the cluster in opts.DataDir if needed, starts it on a
-// free 127.0.0.1 port and creates the birdcar database if missing. It returns
-// an error wrapping ErrNoBinaries when PostgreSQL is not installed and one
-// wrapping ErrInUse when another live Cluster owns the directory.
+// Start initialises the cluster in opts.DataDir if needed, starts it on
+// opts.Port or a free 127.0.0.1 port and creates the birdcar database if
+// missing. It returns an error wrapping ErrNoBinaries when PostgreSQL is not
+// installed and one wrapping ErrInUse when another live Cluster owns the
+// directory.
 //
 // A server still running in DataDir with no owner (its BirdCar process
 // crashed) is stopped with a fast shutdown and started afresh: its port and
@@ -87,7 +91,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{srv: srv, lock: lock, log: log}
-	if err := c.start(ctx, opts.Fast); err != nil {
+	if err := c.start(ctx, opts.Fast, opts.Port); err != nil {
 		lock.Close()
 		return nil, err
 	}
@@ -195,7 +199,7 @@ func prepare(dataDir string) (server, error) {
 	return server{bin: bin, dataDir: dir, cred: cred}, nil
 }
 
-func (c *Cluster) start(ctx context.Context, fast bool) error {
+func (c *Cluster) start(ctx context.Context, fast bool, fixedPort int) error {
 	if err := c.srv.initialise(ctx, fast, c.log); err != nil {
 		return err
 	}
@@ -216,16 +220,19 @@ func (c *Cluster) start(ctx context.Context, fast bool) error {
 		return fmt.Errorf("remove stale pid file: %w", err)
 	}
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return err
+		port := fixedPort
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				return err
+			}
 		}
 		err = c.srv.start(ctx, port, fast)
 		if err == nil {
 			c.port = port
 			break
 		}
-		if !errors.Is(err, errPortTaken) || attempt == startAttempts {
+		// Retrying a fixed port that is taken would only fail again.
+		if !errors.Is(err, errPortTaken) || fixedPort != 0 || attempt == startAttempts {
 			return err
 		}
 	}

@@ -93,7 +93,12 @@ func TestStart_ReusesDataAndLeavesNoProcess(t *testing.T) {
 		t.Fatalf("start on a taken port: error = %v, want errPortTaken", err)
 	}
 
-	c = start(t, dir)
+	// Restarted on its old port, the cluster keeps its URL.
+	firstURL := c.URL()
+	c = startWith(t, Options{DataDir: dir, Fast: true, Port: c.port})
+	if c.URL() != firstURL {
+		t.Errorf("URL after a restart on port %d = %s, want %s", c.port, c.URL(), firstURL)
+	}
 	var n int
 	if err := connect(t, c).QueryRow(t.Context(), "SELECT count(*) FROM kept").Scan(&n); err != nil {
 		t.Fatalf("table from the first run: %v", err)
@@ -260,8 +265,13 @@ func dataDir(t *testing.T) string {
 
 func start(t *testing.T, dir string) *Cluster {
 	t.Helper()
+	return startWith(t, Options{DataDir: dir, Fast: true})
+}
+
+func startWith(t *testing.T, opts Options) *Cluster {
+	t.Helper()
 	begin := time.Now()
-	c, err := Start(t.Context(), Options{DataDir: dir, Fast: true})
+	c, err := Start(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}

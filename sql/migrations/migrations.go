@@ -74,11 +74,21 @@ func Latest() int {
 // once and again on an up-to-date database. River's migrations cannot share
 // one transaction (one adds an enum value a later one uses), so River runs
 // its own, and each BirdCar migration gets a transaction of its own.
-func Apply(ctx context.Context, pool *pgxpool.Pool) error {
+func Apply(ctx context.Context, appPool *pgxpool.Pool) error {
 	ms, err := All()
 	if err != nil {
 		return err
 	}
+	// A pool of its own, without the app's statement_timeout: building an
+	// index on a large table may take minutes.
+	pcfg := appPool.Config()
+	delete(pcfg.ConnConfig.RuntimeParams, "statement_timeout")
+	pcfg.MinConns, pcfg.MaxConns = 0, 2
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return fmt.Errorf("connect for migrations: %w", err)
+	}
+	defer pool.Close()
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("connect for migrations: %w", err)

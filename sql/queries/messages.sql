@@ -92,3 +92,7 @@ SELECT f.* FROM messages i JOIN messages f ON f.forward_of = i.id WHERE i.receiv
 -- name: MessageListUnmatched :many
 -- The newest texts no route matched.
 SELECT * FROM messages WHERE ride_id IS NULL ORDER BY created_at DESC LIMIT $1;
+
+-- name: MessageCountByStatus :many
+-- The metrics scrape: how many messages wait, fail or got through.
+SELECT status, count(*) AS n FROM messages GROUP BY status;

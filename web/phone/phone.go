@@ -68,7 +68,10 @@ func Normalize(raw, defaultRegion string) (string, error) {
 	if err != nil || !phonenumbers.IsPossibleNumber(n) {
 		return "", errImpossible
 	}
-	if s = phonenumbers.Format(n, phonenumbers.E164); !e164.MatchString(s) {
+	// The result must pass the international check too, or normalising it
+	// again would refuse it: a region whose international prefix starts
+	// with 0 ("0110000000" in SB) reads as a call abroad.
+	if s = phonenumbers.Format(n, phonenumbers.E164); !e164.MatchString(s) || !possibleInternational(s[1:]) {
 		return "", errImpossible
 	}
 	return s, nil

@@ -1,0 +1,90 @@
+package jobs_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"birdcar/jobs"
+	"birdcar/jobs/fakebird"
+	"birdcar/sql/dbtest"
+)
+
+// gather reads reg into values keyed by series, e.g.
+// `birdcar_send_attempts_total{result="sent"}`.
+func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vec, err := expfmt.ExtractSamples(&expfmt.DecodeOptions{}, families...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, s := range vec {
+		out[s.Metric.String()] = float64(s.Value)
+	}
+	return out
+}
+
+func TestMetrics_CountSendAttemptsAndFailures(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.FreshDB(t)
+	fake, err := fakebird.Start(fakebird.Options{Key: "test_key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fake.Close)
+	sender, err := jobs.NewMessageBirdSender(jobs.MessageBirdConfig{APIKey: "test_key", BaseURL: fake.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	client, err := jobs.NewClient(jobs.Config{
+		Pool: pool, Sender: sender, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MaxAttempts: 10, GracePeriod: time.Hour, AutoEndAfter: 12 * time.Hour, RetryPolicy: fastRetry{},
+		Metrics: jobs.NewMetrics(reg),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = client.Stop(ctx)
+	})
+	b := &sendBundle{pool: pool, fake: fake, client: client}
+
+	fake.FailNext(2)
+	b.waitStatus(t, b.queue(t, "+31611111111", "third time lucky").ID, "sent")
+	fake.SetRejectRecipients("31699999999")
+	b.waitStatus(t, b.queue(t, "+31699999999", "no such phone").ID, "failed")
+
+	got := gather(t, reg)
+	for series, want := range map[string]float64{
+		`birdcar_send_attempts_total{result="sent"}`:         1,
+		`birdcar_send_attempts_total{result="retry"}`:        2,
+		`birdcar_send_attempts_total{result="failed"}`:       1,
+		`birdcar_send_attempts_total{result="skipped"}`:      0,
+		`birdcar_send_failures_total{reason="server_error"}`: 2,
+		`birdcar_send_failures_total{reason="permanent"}`:    1,
+		`birdcar_send_failures_total{reason="timeout"}`:      0,
+		`birdcar_send_failures_total{reason="network"}`:      0,
+		`birdcar_send_failures_total{reason="other"}`:        0,
+		`birdcar_job_latency_seconds_count{kind="send_sms"}`: 4,
+	} {
+		if v, ok := got[series]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", series, v, ok, want)
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"birdcar/sql/dbtest"
+	"birdcar/sql/localpg"
+	"birdcar/sql/migrations"
+)
+
+// readyz asks /readyz and decodes its answer.
+func (b *testBundle) readyz(t *testing.T) (int, readiness) {
+	t.Helper()
+	resp := b.do(t, httptest.NewRequest("GET", "/readyz", nil))
+	var r readiness
+	if err := decodeBody(resp, &r); err != nil {
+		t.Fatalf("/readyz %d: %v", resp.StatusCode, err)
+	}
+	return resp.StatusCode, r
+}
+
+func TestReadyz(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		workers func() bool // nil: a web-only process
+		status  int
+		checks  map[string]string
+	}{
+		{"web only", nil, http.StatusOK, map[string]string{"database": "ok", "migrations": "ok"}},
+		{"workers running", func() bool { return true }, http.StatusOK,
+			map[string]string{"database": "ok", "migrations": "ok", "workers": "ok"}},
+		{"workers stopped", func() bool { return false }, http.StatusServiceUnavailable,
+			map[string]string{"database": "ok", "migrations": "ok", "workers": "not running"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, nil)
+			b.srv.WorkersRunning = tt.workers
+			status, r := b.readyz(t)
+			if status != tt.status || mustJSON(t, r.Checks) != mustJSON(t, tt.checks) {
+				t.Errorf("/readyz = %d %v, want %d %v", status, r.Checks, tt.status, tt.checks)
+			}
+			if want := map[bool]string{true: "ready", false: "not ready"}[tt.status == http.StatusOK]; r.Status != want {
+				t.Errorf("status = %q, want %q", r.Status, want)
+			}
+		})
+	}
+}
+
+func TestReadyz_MigrationsBehind(t *testing.T) {
+	t.Parallel()
+	tx := dbtest.Tx(t)
+	if _, err := tx.Exec(t.Context(), "DELETE FROM birdcar_migrations WHERE version = $1", migrations.Latest()); err != nil {
+		t.Fatal(err)
+	}
+	status, r := setup(t, tx).readyz(t)
+	if status != http.StatusServiceUnavailable || r.Checks["database"] != "ok" || !strings.HasPrefix(r.Checks["migrations"], "behind:") {
+		t.Errorf("/readyz = %d %v, want 503 with migrations behind", status, r.Checks)
+	}
+}
+
+// TestReadyz_DatabaseRestart stops the database under a running server and
+// starts it again: /readyz must notice both without a restart of its own.
+func TestReadyz_DatabaseRestart(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	// dbtest's prefix: should this test die with the cluster running, the
+	// next test binary reaps it.
+	dir, err := os.MkdirTemp("", "birdcar-dbtest-readyz-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	start := func(port int) *localpg.Cluster {
+		t.Helper()
+		c, err := localpg.Start(ctx, localpg.Options{DataDir: dir, Fast: true, Port: port})
+		if errors.Is(err, localpg.ErrNoBinaries) {
+			t.Skip(err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := c.Stop(); err != nil {
+				t.Errorf("stop PostgreSQL: %v", err)
+			}
+		})
+		return c
+	}
+	cluster := start(0)
+	u, err := url.Parse(cluster.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, cluster.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := migrations.Apply(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	b := &testBundle{srv: NewServer(ctx, &Server{DB: pool, Logger: slog.New(slog.DiscardHandler)})}
+
+	waitReady := func(wantStatus int, within time.Duration) readiness {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for {
+			status, r := b.readyz(t)
+			if status == wantStatus || time.Now().After(deadline) {
+				if status != wantStatus {
+					t.Fatalf("/readyz after %v = %d %v, want %d", within, status, r.Checks, wantStatus)
+				}
+				return r
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitReady(http.StatusOK, 0)
+
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	r := waitReady(http.StatusServiceUnavailable, 3*time.Second)
+	if got := r.Checks["database"]; !strings.HasPrefix(got, "unreachable: ") {
+		t.Errorf("database check = %q, want it unreachable", got)
+	}
+	// Safe to show: nothing of the URL.
+	for _, v := range r.Checks {
+		if strings.Contains(v, strconv.Itoa(port)) || strings.Contains(v, "birdcar") {
+			t.Errorf("check %q shows connection details", v)
+		}
+	}
+
+	start(port)
+	waitReady(http.StatusOK, 10*time.Second)
+}
