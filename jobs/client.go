@@ -3,6 +3,7 @@
 package jobs
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"time"
@@ -46,9 +47,16 @@ func NewClient(cfg Config) (*river.Client[pgx.Tx], error) {
 		MaxAttempts: cfg.MaxAttempts,
 		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:     workers,
-		RetryPolicy: cfg.RetryPolicy,
+		RetryPolicy: cmp.Or(cfg.RetryPolicy, river.ClientRetryPolicy(retryPolicy{})),
 		Hooks:       cfg.Metrics.hooks(),
-		JobTimeout:  time.Minute,
+		// A send ends well within this: MessageBird's timeout (10 s) and
+		// two short queries.
+		JobTimeout: 20 * time.Second,
+		// River's default is an hour: a send that was running in a killed
+		// process would wait that long. Past JobTimeout a job still marked
+		// running belongs to a dead process; the rescuer (every 30 s)
+		// schedules its retry.
+		RescueStuckJobsAfter: 30 * time.Second,
 		// River's defaults (100 ms, 1 s) add ≈ 50 ms before a send starts;
 		// these keep a forward's latency to a few milliseconds.
 		FetchCooldown:     5 * time.Millisecond,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -50,7 +51,7 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	w.Metrics.sendDone(err, job.Attempt >= job.MaxAttempts)
 	if err == nil {
 		// Stored before anything else, so a retry after this sees it and skips.
-		if err := q.MessageMarkSent(ctx, db.MessageMarkSentParams{ID: msg.ID, ProviderID: &res.ProviderID}); err != nil {
+		if err := markSent(ctx, q, msg.ID, res.ProviderID); err != nil {
 			return fmt.Errorf("record acceptance of message %d: %w", msg.ID, err)
 		}
 		return nil
@@ -82,4 +83,22 @@ func failureReason(err error) string {
 		return se.Reason
 	}
 	return "unexpected error while sending"
+}
+
+// markSent records MessageBird's id for a message it has accepted. Until
+// that is stored a retry would send the message again, so a database that
+// is briefly away (a restart, a fail-over) is waited for, up to the job's
+// deadline.
+func markSent(ctx context.Context, q *db.Queries, id int64, providerID string) error {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := q.MessageMarkSent(ctx, db.MessageMarkSentParams{ID: id, ProviderID: &providerID})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }

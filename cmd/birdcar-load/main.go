@@ -1,7 +1,8 @@
 // Command birdcar-load puts a bounded load on BirdCar's webhooks and reports
 // throughput, latency and, read back from a fake MessageBird, whether every
 // acknowledged SMS was forwarded exactly once to the right party. It only
-// ever talks to loopback addresses.
+// ever talks to loopback addresses. `birdcar-load chaos` runs BirdCar itself
+// and kills it and its PostgreSQL under load (see chaos.go).
 package main
 
 import (
@@ -31,7 +32,7 @@ func main() {
 	}
 }
 
-const usage = "usage: birdcar-load -token TOKEN [-target URL] [-fake URL] [-mode voice|sms|both] [flags]"
+const usage = "usage: birdcar-load -token TOKEN [-target URL] [-fake URL] [-mode voice|sms|both] [flags]\n       " + chaosUsage
 
 // config is the parsed command line.
 type config struct {
@@ -179,6 +180,9 @@ type loader struct {
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "chaos" {
+		return runChaos(ctx, args[1:], stdout, os.Stderr)
+	}
 	cfg, err := parseConfig(args)
 	if err != nil {
 		return err

@@ -77,7 +77,7 @@ func loadConfig(environ []string, dotenvPath string) (config, error) {
 	if cfg.Port, err = intVar("PORT", get("PORT", "8080"), 1, 65535, "a port number from 1 to 65535"); err != nil {
 		return config{}, err
 	}
-	if cfg.SendMaxAttempts, err = intVar("SEND_MAX_ATTEMPTS", get("SEND_MAX_ATTEMPTS", "10"), 1, 100, "a whole number from 1 to 100"); err != nil {
+	if cfg.SendMaxAttempts, err = intVar("SEND_MAX_ATTEMPTS", get("SEND_MAX_ATTEMPTS", "25"), 1, 100, "a whole number from 1 to 100"); err != nil {
 		return config{}, err
 	}
 	if cfg.PoolLowWatermark, err = intVar("POOL_LOW_WATERMARK", get("POOL_LOW_WATERMARK", "3"), 0, 1_000_000, "a whole number, 0 or more"); err != nil {

@@ -37,7 +37,7 @@ func TestLoadConfig_Defaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Port != 8080 || cfg.DefaultCountry != "NL" || cfg.GracePeriod != 24*time.Hour || cfg.SendMaxAttempts != 10 ||
+	if cfg.Port != 8080 || cfg.DefaultCountry != "NL" || cfg.GracePeriod != 24*time.Hour || cfg.SendMaxAttempts != 25 ||
 		cfg.DataDir != ".birdcar" || cfg.MessageBirdURL != "https://rest.messagebird.com" || cfg.PublicURL != "http://localhost:8080" ||
 		cfg.AdminUser != "admin" || len(cfg.APITokens) != 0 {
 		t.Errorf("defaults = %+v", cfg)
