@@ -29,7 +29,7 @@ type DashboardProps struct {
 	MessagesToday  int64
 	FailuresToday  int64
 	PerHour        []HourCount // 24 entries, oldest first
-	Rides          []db.RideListRecentRow
+	Rides          []db.RideListRow
 	UnmatchedTexts []db.Message
 	UnmatchedCalls []db.Call
 	Now            time.Time

@@ -42,7 +42,7 @@ func (s *Server) handleDashboard(c *fiber.Ctx) error {
 		return fmt.Errorf("messages per hour: %w", err)
 	}
 	p.PerHour = hourly(first, perHour)
-	if p.Rides, err = s.queries.RideListRecent(ctx, overviewRows); err != nil {
+	if p.Rides, err = s.queries.RideList(ctx, db.RideListParams{Now: now, Lim: overviewRows}); err != nil {
 		return fmt.Errorf("list rides: %w", err)
 	}
 	if p.UnmatchedTexts, err = s.queries.MessageListUnmatched(ctx, overviewRows); err != nil {
