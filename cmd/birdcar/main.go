@@ -64,7 +64,7 @@ func main() {
 
 // run is main without the process: arguments, environment and output are
 // passed in so tests can drive it.
-func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
+func run(ctx context.Context, args, environ []string, stdout io.Writer) (err error) {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -86,6 +86,16 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) error {
 		return err
 	}
 	logger := slog.New(web.NewLogHandler(stdout, cfg.LogFormat, cfg.LogLevel))
+	if cmd == "serve" {
+		defer func() {
+			// A signal while starting (connecting, migrating) asks for the
+			// same stop as one while serving: exit 0, not "context canceled".
+			if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+				logger.Info("shutting down during start-up")
+				err = nil
+			}
+		}()
+	}
 
 	var ln net.Listener
 	if cmd == "serve" && *role != roleWorker {

@@ -241,3 +241,48 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.buf.String()
 }
+
+// TestRun_SignalWhileConnecting stops serve while it waits for a database
+// that accepted the connection but never answers: that is a clean stop, as
+// a signal once running is. seed, interrupted, did not do its job: an error.
+func TestRun_SignalWhileConnecting(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"serve", "--role=worker"}, {"seed"}} {
+		t.Run(args[0], func(t *testing.T) {
+			t.Parallel()
+			hung, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer hung.Close()
+			accepted := make(chan net.Conn, 1)
+			go func() {
+				if c, err := hung.Accept(); err == nil {
+					accepted <- c
+				}
+			}()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			env := []string{fmt.Sprintf("DATABASE_URL=postgres://u:p@%s/db", hung.Addr())}
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, args, env, io.Discard) }()
+			select {
+			case c := <-accepted:
+				defer c.Close()
+			case err := <-done:
+				t.Fatalf("ended before connecting: %v", err)
+			case <-time.After(30 * time.Second):
+				t.Fatal("no connection within 30 s")
+			}
+			cancel() // as SIGTERM would
+			select {
+			case err := <-done:
+				if wantErr := args[0] == "seed"; (err != nil) != wantErr {
+					t.Errorf("after a signal while connecting: %v, want an error: %v", err, wantErr)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("no return within 30 s of the signal")
+			}
+		})
+	}
+}
