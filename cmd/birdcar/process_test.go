@@ -18,7 +18,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"birdcar/jobs"
 	"birdcar/jobs/fakebird"
 	"birdcar/sql/dbtest"
 )
@@ -30,27 +33,54 @@ const processToken = "process-test-token-0123456789"
 type process struct {
 	cmd  *exec.Cmd
 	out  *syncBuffer
-	done chan error
+	done chan struct{} // closed once it has exited; err is then set
+	err  error
 }
 
 func startProcess(t *testing.T, args string, env ...string) *process {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), append(env, "BIRDCAR_TEST_MAIN=1", "BIRDCAR_TEST_ARGS="+args)...)
-	p := &process{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
+	p := &process{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- cmd.Wait() }()
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		select {
+		case <-p.done:
+		default:
 			_ = cmd.Process.Kill()
 			<-p.done
 		}
 	})
 	return p
 }
+
+// waitOutput waits until the process has printed line, as it does once
+// started. Until then a SIGTERM finds it still starting: before main has
+// installed its handler the signal kills it outright.
+func (p *process) waitOutput(t *testing.T, line string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.out.String(), line) {
+		select {
+		case <-p.done:
+			t.Fatalf("exited (%v) before printing %q\n%s", p.err, line, p.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q within 30 s\n%s", line, p.out.String())
+		}
+	}
+}
+
+// workerRunning is what a worker process prints once River has started.
+const workerRunning = "BirdCar worker is running"
 
 // stop sends SIGTERM and requires a clean exit within the 30 s budget.
 func (p *process) stop(t *testing.T) time.Duration {
@@ -60,9 +90,9 @@ func (p *process) stop(t *testing.T) time.Duration {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v\n%s", err, p.out.String())
+	case <-p.done:
+		if p.err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", p.err, p.out.String())
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("no exit within 30 s of SIGTERM\n%s", p.out.String())
@@ -173,12 +203,28 @@ func exactlyOnce(t *testing.T, pool *pgxpool.Pool, fake *fakebird.Server) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	got, err := fake.WaitAccepted(ctx, want)
-	if err != nil {
+	if _, err := fake.WaitAccepted(ctx, want); err != nil {
 		t.Fatalf("MessageBird received %d of %d messages: %v", len(fake.Accepted()), want, err)
 	}
-	time.Sleep(500 * time.Millisecond) // a late duplicate would show now
-	got = fake.Accepted()
+	// A worker records a send only after MessageBird answered, and a
+	// duplicate may still be on its way: once no send job is left to run,
+	// neither can change.
+	left := -1 // the last count read, for the failure message
+	for {
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job
+			WHERE kind = 'send_sms' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&left)
+		if err == nil && left == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%d send jobs still to run after 60 s (%v)", left, err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := fake.Accepted()
 	seen := map[string]int{}
 	for _, a := range got {
 		seen[a.Reference]++
@@ -197,6 +243,36 @@ func exactlyOnce(t *testing.T, pool *pgxpool.Pool, fake *fakebird.Server) {
 	}
 }
 
+// waitFetching waits until n River clients have fetched work, by inserting
+// harmless probe jobs (tidy_rides) until that many distinct ones attempted
+// them. A worker process that says it is running can take seconds more to
+// fetch on a busy machine, and meanwhile another does all the work.
+func waitFetching(t *testing.T, pool *pgxpool.Pool, n int) {
+	t.Helper()
+	inserter, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := inserter.Insert(t.Context(), jobs.TidyArgs{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		var clients int
+		if err := pool.QueryRow(t.Context(), `SELECT count(DISTINCT c) FROM river_job, unnest(attempted_by) AS c
+			WHERE kind = $1`, jobs.TidyArgs{}.Kind()).Scan(&clients); err != nil {
+			t.Fatal(err)
+		}
+		if clients >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d workers fetched a job within 30 s", clients, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestRoles_OneWebTwoWorkers runs the roles as separate processes on one
 // database: the web process takes the API calls and webhooks, the two
 // workers share the sends, and each message is sent exactly once.
@@ -208,6 +284,9 @@ func TestRoles_OneWebTwoWorkers(t *testing.T) {
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	workerA := startProcess(t, "serve --role=worker", append(env, "METRICS_ADDR="+metricsAddr)...)
 	workerB := startProcess(t, "serve --role=worker", env...)
+	workerA.waitOutput(t, workerRunning)
+	workerB.waitOutput(t, workerRunning)
+	waitFetching(t, pool, 2) // or the sends below may all go to one
 
 	rides := makeRides(t, base, 30)
 	var wg sync.WaitGroup
@@ -285,6 +364,9 @@ func TestShutdown_SIGTERMDuringBurst(t *testing.T) {
 
 	// A worker finishes whatever the stopped process left queued.
 	drain := startProcess(t, "serve --role=worker", env...)
+	// exactlyOnce may pass at once, when p sent everything: drain.stop
+	// must not find it still starting.
+	drain.waitOutput(t, workerRunning)
 	exactlyOnce(t, pool, fake)
 	forwarded := map[string]int{}
 	for _, a := range fake.Accepted() {
