@@ -34,6 +34,8 @@ type standIn struct {
 	phones  map[int64]string           // person id → E.164
 	routes  map[string]string          // proxy digits + caller digits → other party digits
 	smsSeen int
+	calls   int         // voice webhooks received
+	onCall  func(n int) // called under mu with calls so far; may be nil
 }
 
 func startStandIn(t *testing.T, dropNth, doubleNth int) (*standIn, *httptest.Server) {
@@ -142,6 +144,10 @@ func (s *standIn) handleVoice(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.mu.Lock()
 	other, ok := s.routes[q.Get("destination")+q.Get("source")]
+	s.calls++
+	if s.onCall != nil {
+		s.onCall(s.calls)
+	}
 	s.mu.Unlock()
 	var v any = struct {
 		XMLName  xml.Name `xml:"Say"`
@@ -213,12 +219,14 @@ func (s *standIn) forward(proxy, recipient, body string) error {
 	return nil
 }
 
-// loadArgs are flags for a short run against srv and fake.
+// loadArgs are flags for a short run against srv and fake. -count ends
+// each phase; -duration only stops a hung one, and is long so that a busy
+// machine still makes every call the tests count.
 func loadArgs(srv *httptest.Server, fake *fakebird.Server, extra ...string) []string {
 	return append([]string{
 		"-target", srv.URL, "-fake", fake.URL, "-token", testToken, "-json",
 		"-rides", "4", "-numbers", "2", "-concurrency", "4", "-count", "40",
-		"-rate", "500", "-duration", "2s", "-drain", "1s", "-stranger", "0.25",
+		"-rate", "500", "-duration", "1m", "-drain", "1s", "-stranger", "0.25",
 	}, extra...)
 }
 
@@ -311,15 +319,30 @@ func TestRun_InterruptedStillReports(t *testing.T) {
 	t.Parallel()
 	s, srv := startStandIn(t, 0, 0)
 	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(300*time.Millisecond, cancel) // as SIGINT would, mid-load
+	var interrupted time.Time
+	s.mu.Lock()
+	s.onCall = func(n int) {
+		// As SIGINT would, mid-load: some calls into the voice phase,
+		// however long the set-up took.
+		if n == 10 {
+			interrupted = time.Now()
+			cancel()
+		}
+	}
+	s.mu.Unlock()
 	var out bytes.Buffer
-	start := time.Now()
 	err := run(ctx, loadArgs(srv, s.fake, "-count", "1000000", "-duration", "30s"), &out)
 	if err == nil || !strings.Contains(err.Error(), "interrupted") {
 		t.Errorf("run: err = %v, want interrupted", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("run took %v after an interrupt at 300ms", d)
+	s.mu.Lock()
+	at := interrupted
+	s.mu.Unlock()
+	if at.IsZero() {
+		t.Fatal("run ended before the 10th call")
+	}
+	if d := time.Since(at); d > 2*time.Second {
+		t.Errorf("run took %v after the interrupt", d)
 	}
 	rep := decodeReport(t, out.Bytes())
 	if !rep.Interrupted || len(rep.Phases) < 2 || rep.Phases[1].Requests == 0 {
