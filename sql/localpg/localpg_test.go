@@ -321,12 +321,13 @@ func postmasterPID(t *testing.T, pidFile []byte) int {
 	return pid
 }
 
-// requireExited waits briefly for pid to end: the postmaster removes its pid
-// file just before it exits. Orphans are reparented to PID 1, which here may
-// not reap them, so a zombie counts as exited.
+// requireExited waits for pid to end: the postmaster removes its pid file
+// just before it exits, though a busy machine may take seconds to run that
+// exit. Orphans are reparented to PID 1, which here may not reap them, so a
+// zombie counts as exited.
 func requireExited(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -341,7 +342,7 @@ func requireExited(t *testing.T, pid int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("postmaster %d still running: %s", pid, stat)
+			t.Fatalf("postmaster %d still running 30 s on: %s", pid, stat)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
