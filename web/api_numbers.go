@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"birdcar/sql/db"
-	"birdcar/web/phone"
+	"birdcar/sql/ride/phone"
 )
 
 // numberJSON is a pool number as the API shows it.

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"birdcar/sql/db"
-	"birdcar/web/phone"
+	"birdcar/sql/ride/phone"
 )
 
 // personJSON is a customer or driver as the API shows it.

@@ -15,7 +15,7 @@ import (
 
 	"birdcar/jobs"
 	"birdcar/sql/db"
-	"birdcar/web/phone"
+	"birdcar/sql/ride/phone"
 )
 
 // assignAttempts bounds how often a creation that lost a race for a number

@@ -15,7 +15,7 @@ import (
 
 	"birdcar/components"
 	"birdcar/sql/db"
-	"birdcar/web/phone"
+	"birdcar/sql/ride/phone"
 )
 
 // ridesPerPage is the length of a page of the ride list.

@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"birdcar/components"
-	"birdcar/web/phone"
+	"birdcar/sql/ride/phone"
 )
 
 // strangerPhone is the simulator's unknown caller.

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"birdcar/sql/db"
-	"birdcar/web/phone"
+	"birdcar/sql/ride/phone"
 )
 
 // notIdentified is what a caller hears when no ride matches.

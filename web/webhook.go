@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"birdcar/sql/db"
-	"birdcar/web/phone"
+	"birdcar/sql/ride/phone"
 )
 
 // forwardLimit is the longest text a forward carries intact.
