@@ -16,4 +16,4 @@ lint:
 	go vet ./...
 
 bench:
-	go test ./web -run '^$$' -bench CreateRide -benchtime 2000x -timeout 30m
+	go test ./sql/ride -run '^$$' -bench CreateRide -benchtime 2000x -timeout 30m

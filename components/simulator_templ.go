@@ -11,16 +11,16 @@ import templruntime "github.com/a-h/templ/runtime"
 import (
 	"strconv"
 
-	"birdcar/sql/db"
+	"birdcar/sql/ride"
 )
 
 // SimulatorProps is the phone simulator's form, its last result and the outbox.
 type SimulatorProps struct {
-	Rides   []db.RideListRoutableRow
+	Rides   []ride.Ride
 	Values  map[string]string
 	Error   string
 	Result  *SimulatorResult
-	Outbox  []db.Message
+	Outbox  []ride.Message
 	Sandbox bool
 }
 
@@ -30,7 +30,7 @@ type SimulatorResult struct {
 	Request  string // the webhook call, as MessageBird would make it
 	Status   int
 	Answer   string
-	Forward  *db.Message
+	Forward  *ride.Message
 	Transfer string // for calls: the number the call was put through to
 }
 
@@ -428,9 +428,9 @@ func SimulatorForm(p SimulatorProps) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var22 string
-				templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(r.Forward.Status)
+				templ_7745c5c3_Var22, templ_7745c5c3_Err = templ.JoinStringErrs(string(r.Forward.Status))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/simulator.templ`, Line: 94, Col: 169}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/simulator.templ`, Line: 94, Col: 177}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var22))
 				if templ_7745c5c3_Err != nil {
@@ -460,7 +460,7 @@ func SimulatorForm(p SimulatorProps) templ.Component {
 }
 
 // Outbox lists the newest outbound messages.
-func Outbox(msgs []db.Message) templ.Component {
+func Outbox(msgs []ride.Message) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -548,7 +548,7 @@ func Outbox(msgs []db.Message) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				var templ_7745c5c3_Var28 = []any{"badge", "status-" + m.Status}
+				var templ_7745c5c3_Var28 = []any{"badge", "status-" + string(m.Status)}
 				templ_7745c5c3_Err = templ.RenderCSSItems(ctx, templ_7745c5c3_Buffer, templ_7745c5c3_Var28...)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -571,9 +571,9 @@ func Outbox(msgs []db.Message) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var30 string
-				templ_7745c5c3_Var30, templ_7745c5c3_Err = templ.JoinStringErrs(m.Status)
+				templ_7745c5c3_Var30, templ_7745c5c3_Err = templ.JoinStringErrs(string(m.Status))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/simulator.templ`, Line: 117, Col: 94}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `components/simulator.templ`, Line: 117, Col: 110}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var30))
 				if templ_7745c5c3_Err != nil {

@@ -1,5 +1,5 @@
-// Package jobs holds BirdCar's background work on River: sending SMS through
-// a Sender with retries, and tidying ride status.
+// Package jobs runs BirdCar's background work on River: sending SMS with
+// retries and tidying ride status, each a call to the domain.
 package jobs
 
 import (
@@ -12,18 +12,18 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"birdcar/sql/ride"
 )
 
 // Config is what the workers need to run.
 type Config struct {
-	Pool         *pgxpool.Pool
-	Sender       Sender
-	Logger       *slog.Logger
-	MaxAttempts  int           // per message, including the first
-	GracePeriod  time.Duration // an ended ride keeps routing this long
-	AutoEndAfter time.Duration // an active ride this long past pickup is completed
-	Workers      int           // concurrent sends in this process
-	Now          func() time.Time
+	Pool        *pgxpool.Pool
+	Rides       *ride.Service
+	Sender      ride.Sender // nil in a process that only enqueues
+	Logger      *slog.Logger
+	MaxAttempts int // per message, including the first
+	Workers     int // concurrent sends in this process
 	// RetryPolicy overrides River's backoff (tests use a fast one).
 	RetryPolicy river.ClientRetryPolicy
 	// Metrics records sends and job latency; nil records nothing.
@@ -31,17 +31,15 @@ type Config struct {
 }
 
 // NewClient builds the River client that runs BirdCar's workers. The same
-// client inserts jobs (InsertTx) in the transactions that create messages.
+// client is the domain's ride.Jobs: it inserts jobs (InsertTx) in the
+// transactions that create messages.
 func NewClient(cfg Config) (*river.Client[pgx.Tx], error) {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 50
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &SendWorker{DB: cfg.Pool, Sender: cfg.Sender, Metrics: cfg.Metrics})
-	river.AddWorker(workers, &TidyWorker{DB: cfg.Pool, GracePeriod: cfg.GracePeriod, AutoEndAfter: cfg.AutoEndAfter, Now: cfg.Now})
+	river.AddWorker(workers, &SendWorker{Rides: cfg.Rides, Sender: cfg.Sender, Metrics: cfg.Metrics})
+	river.AddWorker(workers, &TidyWorker{Rides: cfg.Rides})
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
 		Logger:      cfg.Logger,
 		MaxAttempts: cfg.MaxAttempts,

@@ -2,15 +2,13 @@ package jobs
 
 import (
 	"context"
-	"errors"
-	"net"
-	"net/url"
 	"time"
 
-	messagebird "github.com/messagebird/go-rest-api/v9"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"birdcar/sql/ride"
 )
 
 // Metrics counts the workers' sends and times how long jobs wait to start.
@@ -24,8 +22,8 @@ type Metrics struct {
 // Send attempt results and failure reasons: fixed sets, so a label never
 // carries a provider's free text or a phone number.
 var (
-	sendResults    = []string{"sent", "retry", "failed", "skipped"}
-	failureReasons = []string{"permanent", "server_error", "timeout", "network", "other"}
+	sendResults    = []ride.Delivery{ride.DeliverySent, ride.DeliveryRetry, ride.DeliveryFailed, ride.DeliverySkipped}
+	failureReasons = []ride.SendFailure{ride.FailureRejected, ride.FailureServer, ride.FailureTimeout, ride.FailureNetwork, ride.FailureOther}
 )
 
 // NewMetrics registers the workers' metrics on reg.
@@ -49,53 +47,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.attempts, m.failures, m.latency)
 	// Every series exists from the start, so rate() sees the first event.
 	for _, r := range sendResults {
-		m.attempts.WithLabelValues(r)
+		m.attempts.WithLabelValues(string(r))
 	}
 	for _, r := range failureReasons {
-		m.failures.WithLabelValues(r)
+		m.failures.WithLabelValues(string(r))
 	}
 	return m
 }
 
-// skipped counts a send job that found nothing to send.
-func (m *Metrics) skipped() {
-	if m != nil {
-		m.attempts.WithLabelValues("skipped").Inc()
+// delivered counts one send attempt by its outcome and, for a failed
+// one, what went wrong. An attempt that never reached the provider (the
+// database failed first) counts nothing.
+func (m *Metrics) delivered(outcome ride.Delivery, err error) {
+	if m == nil || outcome == "" {
+		return
 	}
-}
-
-// sendDone counts one call to the Sender. It mirrors SendWorker.Work's
-// decision: a failure is final when permanent or on the last attempt.
-func (m *Metrics) sendDone(err error, lastAttempt bool) {
-	switch {
-	case m == nil:
-	case err == nil:
-		m.attempts.WithLabelValues("sent").Inc()
-	default:
-		m.failures.WithLabelValues(failureKind(err)).Inc()
-		if IsPermanent(err) || lastAttempt {
-			m.attempts.WithLabelValues("failed").Inc()
-		} else {
-			m.attempts.WithLabelValues("retry").Inc()
-		}
+	m.attempts.WithLabelValues(string(outcome)).Inc()
+	if outcome == ride.DeliveryRetry || outcome == ride.DeliveryFailed {
+		m.failures.WithLabelValues(string(ride.FailureOf(err))).Inc()
 	}
-}
-
-// failureKind sorts a send error into failureReasons by the error it wraps,
-// in classifyMessageBirdError's order (a timeout is also a *url.Error).
-func failureKind(err error) string {
-	var netErr net.Error
-	switch {
-	case IsPermanent(err):
-		return "permanent"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return "timeout"
-	case errors.Is(err, messagebird.ErrUnexpectedResponse), errors.As(err, new(messagebird.ErrorResponse)):
-		return "server_error"
-	case errors.As(err, new(*url.Error)):
-		return "network"
-	}
-	return "other"
 }
 
 // hooks are the River hooks that feed m; none when m is nil.

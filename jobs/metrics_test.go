@@ -1,18 +1,13 @@
 package jobs_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
 	"birdcar/jobs"
-	"birdcar/jobs/fakebird"
-	"birdcar/sql/dbtest"
+	"birdcar/sql/ride"
 )
 
 // gather reads reg into values keyed by series, e.g.
@@ -36,39 +31,13 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 
 func TestMetrics_CountSendAttemptsAndFailures(t *testing.T) {
 	t.Parallel()
-	pool, _ := dbtest.FreshDB(t)
-	fake, err := fakebird.Start(fakebird.Options{Key: "test_key"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fake.Close)
-	sender, err := jobs.NewMessageBirdSender(jobs.MessageBirdConfig{APIKey: "test_key", BaseURL: fake.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
 	reg := prometheus.NewRegistry()
-	client, err := jobs.NewClient(jobs.Config{
-		Pool: pool, Sender: sender, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		MaxAttempts: 10, GracePeriod: time.Hour, AutoEndAfter: 12 * time.Hour, RetryPolicy: fastRetry{},
-		Metrics: jobs.NewMetrics(reg),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = client.Stop(ctx)
-	})
-	b := &sendBundle{pool: pool, fake: fake, client: client}
+	b := setupSend(t, jobs.Config{MaxAttempts: 10, Metrics: jobs.NewMetrics(reg)}, 0)
 
-	fake.FailNext(2)
-	b.waitStatus(t, b.queue(t, "+31611111111", "third time lucky").ID, "sent")
-	fake.SetRejectRecipients("31699999999")
-	b.waitStatus(t, b.queue(t, "+31699999999", "no such phone").ID, "failed")
+	b.fake.FailNext(2)
+	b.waitStatus(t, b.queue(t, "+31611111111", "third time lucky").ID, ride.StatusSent)
+	b.fake.SetRejectRecipients("31699999999")
+	b.waitStatus(t, b.queue(t, "+31699999999", "no such phone").ID, ride.StatusFailed)
 
 	got := gather(t, reg)
 	for series, want := range map[string]float64{

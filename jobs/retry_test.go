@@ -13,9 +13,13 @@ func TestRetryPolicy_DoublesUpTo30s(t *testing.T) {
 		want *= time.Second
 		job := &rivertype.JobRow{Errors: make([]rivertype.AttemptError, failures)}
 		for range 20 {
-			got := time.Until(retryPolicy{}.NextRetry(job))
-			if got < want*89/100 || got > want*111/100 {
-				t.Fatalf("after %d failures: next try in %v, want %v ± 10 %%", failures+1, got, want)
+			// Measured from both sides of the call, so a stalled goroutine
+			// cannot push a correct answer out of the ±10 % jitter.
+			before := time.Now()
+			next := retryPolicy{}.NextRetry(job)
+			after := time.Now()
+			if next.Sub(before) < want*9/10 || next.Sub(after) > want*11/10 {
+				t.Fatalf("after %d failures: next try %v after the call, want %v ± 10 %%", failures+1, next.Sub(before), want)
 			}
 		}
 	}

@@ -5,23 +5,25 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5/pgconn"
+
+	"birdcar/sql/ride"
 )
 
 var (
-	errAPIOff = &Error{Status: http.StatusNotFound, Code: "api_disabled",
+	errAPIOff = &ride.Error{Code: ride.CodeAPIDisabled,
 		Message: "The JSON API is off: set API_TOKENS to enable it."}
-	errUnauthorized = &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+	errUnauthorized = &ride.Error{Code: ride.CodeUnauthorized,
 		Message: "Send a valid API token as \"Authorization: Bearer <token>\"."}
-	errNoEndpoint = &Error{Status: http.StatusNotFound, Code: "not_found",
+	errNoEndpoint = &ride.Error{Code: ride.CodeNotFound,
 		Message: "The API has no such endpoint, or it does not take this method."}
+	errNotJSON = &ride.Error{Code: ride.CodeUnsupportedMediaType,
+		Message: "Send the body as JSON with \"Content-Type: application/json\"."}
 )
 
 // registerAPIRoutes mounts the JSON API for the platform's backend.
@@ -57,22 +59,21 @@ func (s *Server) requireToken(c *fiber.Ctx) error {
 // replaced, as encoding/json would.
 func decodeJSON(c *fiber.Ctx, v any) error {
 	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
-		return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
-			Message: "Send the body as JSON with \"Content-Type: application/json\"."}
+		return errNotJSON
 	}
 	body := bytes.TrimLeft(c.Body(), " \t\r\n")
 	if !utf8.Valid(body) {
-		return errNotUTF8
+		return ride.ErrNotUTF8
 	}
 	if !bytes.HasPrefix(body, []byte("{")) {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "The body is not a valid JSON object."}
+		return ride.ErrInvalidJSON
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return invalid(typeErr.Field, "The field \""+typeErr.Field+"\" must be "+jsonType(typeErr.Type)+".")
+			return ride.InvalidField(typeErr.Field, "The field \""+typeErr.Field+"\" must be "+jsonType(typeErr.Type)+".")
 		}
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "The body is not a valid JSON object."}
+		return ride.ErrInvalidJSON
 	}
 	return nil
 }
@@ -91,16 +92,10 @@ func jsonType(t reflect.Type) string {
 }
 
 // pathID reads a numeric id from the route.
-func pathID(c *fiber.Ctx, notFound *Error) (int64, error) {
+func pathID(c *fiber.Ctx, notFound *ride.Error) (int64, error) {
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return 0, notFound
 	}
 	return id, nil
-}
-
-// isUniqueViolation reports a duplicate the database refused.
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }

@@ -1,16 +1,12 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
-	"birdcar/sql/db"
-	"birdcar/sql/ride/phone"
+	"birdcar/sql/ride"
 )
 
 // numberJSON is a pool number as the API shows it.
@@ -27,25 +23,8 @@ func (s *Server) registerAPINumberRoutes(api fiber.Router) {
 	api.Get("/numbers", s.handleAPINumberList)
 }
 
-func toNumberJSON(n db.ProxyNumber) numberJSON {
+func toNumberJSON(n ride.Number) numberJSON {
 	return numberJSON{n.ID, n.Number, n.Country, n.Enabled, n.LastAssignedAt}
-}
-
-// numberInput normalises a pool number; the country defaults to the number's own.
-func (s *Server) numberInput(raw, country string) (db.ProxyNumberCreateParams, error) {
-	e164, err := phone.Normalize(raw, s.DefaultCountry)
-	if err != nil {
-		return db.ProxyNumberCreateParams{}, &Error{Status: http.StatusUnprocessableEntity, Code: "invalid_phone",
-			Field: "number", Message: "Number: " + err.Error() + "."}
-	}
-	country = strings.ToUpper(strings.TrimSpace(country))
-	if country == "" {
-		country = phone.Region(e164)
-	}
-	if len(country) != 2 || strings.Trim(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-		return db.ProxyNumberCreateParams{}, invalid("country", "Country must be a two-letter ISO code such as NL.")
-	}
-	return db.ProxyNumberCreateParams{Number: e164, Country: country}, nil
 }
 
 func (s *Server) handleAPINumberCreate(c *fiber.Ctx) error {
@@ -56,29 +35,17 @@ func (s *Server) handleAPINumberCreate(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	params, err := s.numberInput(in.Number, in.Country)
+	n, err := s.Rides.AddNumber(c.UserContext(), ride.NumberInput{Number: in.Number, Country: in.Country})
 	if err != nil {
 		return err
-	}
-	var n db.ProxyNumber
-	err = pgx.BeginFunc(c.UserContext(), s.DB, func(tx pgx.Tx) (err error) {
-		n, err = db.New(tx).ProxyNumberCreate(c.UserContext(), params)
-		return err
-	})
-	if isUniqueViolation(err) {
-		return &Error{Status: http.StatusConflict, Code: "duplicate_number", Field: "number",
-			Message: fmt.Sprintf("%s is already in the pool.", params.Number)}
-	}
-	if err != nil {
-		return fmt.Errorf("create number: %w", err)
 	}
 	return c.Status(http.StatusCreated).JSON(toNumberJSON(n))
 }
 
 func (s *Server) handleAPINumberList(c *fiber.Ctx) error {
-	nums, err := s.queries.ProxyNumberList(c.UserContext())
+	nums, err := s.Rides.Numbers(c.UserContext())
 	if err != nil {
-		return fmt.Errorf("list numbers: %w", err)
+		return err
 	}
 	out := make([]numberJSON, len(nums))
 	for i, n := range nums {

@@ -2,15 +2,13 @@ package web
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 
-	"birdcar/sql/db"
+	"birdcar/sql/ride"
 )
 
 // rideJSON is a ride as the API shows it.
@@ -63,11 +61,11 @@ func (s *Server) registerAPIRideRoutes(api fiber.Router) {
 	api.Get("/rides/:id/messages", s.handleAPIRideMessages)
 }
 
-func toRideJSON(r db.RideGetRow) rideJSON {
+func toRideJSON(r ride.Ride) rideJSON {
 	return rideJSON{
-		ID: r.ID, Status: r.Status, ProxyNumber: r.ProxyNumber,
+		ID: r.ID, Status: string(r.Status), ProxyNumber: r.ProxyNumber,
 		CustomerID: r.CustomerID, CustomerName: r.CustomerName, DriverID: r.DriverID, DriverName: r.DriverName,
-		Start: r.StartAddress, Destination: r.Destination, PickupAt: r.PickupAt,
+		Start: r.Start, Destination: r.Destination, PickupAt: r.PickupAt,
 		CreatedAt: r.CreatedAt, EndedAt: r.EndedAt, ExpiresAt: r.ExpiresAt,
 	}
 }
@@ -87,114 +85,94 @@ func (s *Server) handleAPIRideCreate(c *fiber.Ctx) error {
 	}
 	pickup, err := time.Parse(time.RFC3339, in.PickupAt)
 	if err != nil {
-		return invalid("pickup_at", "pickup_at must be an RFC 3339 time such as 2026-05-01T14:30:00+02:00.")
+		return ride.InvalidField("pickup_at", "pickup_at must be an RFC 3339 time such as 2026-05-01T14:30:00+02:00.")
 	}
 	key := c.Get("Idempotency-Key")
 	if len(key) > 200 || strings.ContainsFunc(key, func(r rune) bool { return r < ' ' || r > '~' }) {
-		return invalid("idempotency_key", "The Idempotency-Key header must be at most 200 printable ASCII characters.")
+		return ride.InvalidField("idempotency_key", "The Idempotency-Key header must be at most 200 printable ASCII characters.")
 	}
-	ctx := c.UserContext()
-	status, body := http.StatusCreated, []byte(nil)
-	err = pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
-		q := db.New(tx)
-		if key != "" {
-			// A concurrent request with the same key blocks here until the
-			// first commits, then replays its answer.
-			claimed, err := q.APIIdempotencyClaim(ctx, key)
-			if err != nil {
-				return fmt.Errorf("claim idempotency key: %w", err)
-			}
-			if claimed == 0 {
-				stored, err := q.APIIdempotencyGet(ctx, key)
-				status, body = int(stored.Status), stored.Body
-				return err
-			}
+	newRide := ride.NewRide{CustomerID: in.CustomerID, DriverID: in.DriverID,
+		Start: in.Start, Destination: in.Destination, PickupAt: pickup}
+	answer := func(r ride.Ride) (ride.Replay, error) {
+		body, err := json.Marshal(toRideJSON(r))
+		return ride.Replay{Status: http.StatusCreated, Body: body}, err
+	}
+	var out ride.Replay
+	if key == "" {
+		var r ride.Ride
+		if r, err = s.Rides.CreateRide(c.UserContext(), newRide); err == nil {
+			out, err = answer(r)
 		}
-		ride, err := s.createRide(ctx, tx, rideInput{
-			CustomerID: in.CustomerID, DriverID: in.DriverID,
-			Start: in.Start, Destination: in.Destination, PickupAt: pickup,
-		})
-		if err != nil {
-			return err // rolls the key back too: a retry tries again
-		}
-		if body, err = json.Marshal(toRideJSON(ride)); err != nil {
-			return err
-		}
-		if key != "" {
-			return q.APIIdempotencySave(ctx, db.APIIdempotencySaveParams{Key: key, Status: int32(status), Body: body})
-		}
-		return nil
-	})
+	} else {
+		out, err = s.Rides.CreateRideIdempotent(c.UserContext(), key, newRide, answer)
+	}
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Status(status).Send(body)
+	return c.Status(out.Status).Send(out.Body)
 }
 
 func (s *Server) handleAPIRideGet(c *fiber.Ctx) error {
-	id, err := pathID(c, errRideNotFound)
+	id, err := pathID(c, ride.ErrRideNotFound)
 	if err != nil {
 		return err
 	}
-	ride, err := s.queries.RideGet(c.UserContext(), id)
-	if err == pgx.ErrNoRows {
-		return errRideNotFound
-	} else if err != nil {
-		return fmt.Errorf("get ride: %w", err)
+	r, err := s.Rides.Ride(c.UserContext(), id)
+	if err != nil {
+		return err
 	}
-	return c.JSON(toRideJSON(ride))
+	return c.JSON(toRideJSON(r))
 }
 
 // handleAPIRideEnd ends a ride; {"status": "cancelled"} cancels it, and an
 // empty body completes it.
 func (s *Server) handleAPIRideEnd(c *fiber.Ctx) error {
-	id, err := pathID(c, errRideNotFound)
+	id, err := pathID(c, ride.ErrRideNotFound)
 	if err != nil {
 		return err
 	}
 	in := struct {
 		Status string `json:"status"`
-	}{Status: "completed"}
+	}{Status: string(ride.RideCompleted)}
 	if len(c.Body()) > 0 {
 		if err := decodeJSON(c, &in); err != nil {
 			return err
 		}
 	}
-	ride, err := s.endRide(c.UserContext(), s.queries, id, in.Status)
+	r, err := s.Rides.EndRide(c.UserContext(), id, ride.RideStatus(in.Status))
 	if err != nil {
 		return err
 	}
-	return c.JSON(toRideJSON(ride))
+	return c.JSON(toRideJSON(r))
 }
 
+// handleAPIRideMessages lists the texts and calls routed on a ride, each
+// oldest first: the ride's timeline without the unrouted attempts.
 func (s *Server) handleAPIRideMessages(c *fiber.Ctx) error {
-	id, err := pathID(c, errRideNotFound)
+	id, err := pathID(c, ride.ErrRideNotFound)
 	if err != nil {
 		return err
 	}
 	ctx := c.UserContext()
-	if _, err := s.queries.RideGet(ctx, id); err == pgx.ErrNoRows {
-		return errRideNotFound
-	} else if err != nil {
-		return fmt.Errorf("get ride: %w", err)
-	}
-	msgs, err := s.queries.MessageListByRide(ctx, &id)
+	r, err := s.Rides.Ride(ctx, id)
 	if err != nil {
-		return fmt.Errorf("list messages: %w", err)
+		return err
 	}
-	out := make([]messageJSON, len(msgs))
-	for i, m := range msgs {
-		out[i] = messageJSON{m.ID, m.Direction, m.Kind, m.Originator, m.Recipient, m.Body, m.Status,
-			m.Attempts, m.LastError, m.CreatedAt, m.UpdatedAt}
-	}
-	calls, err := s.queries.CallListByRide(ctx, &id)
+	events, err := s.Rides.Timeline(ctx, r)
 	if err != nil {
-		return fmt.Errorf("list calls: %w", err)
+		return err
 	}
-	callsOut := make([]callJSON, len(calls))
-	for i, k := range calls {
-		callsOut[i] = callJSON{k.ID, k.CallID, k.Source, k.Destination, k.TransferredTo, k.Outcome, k.CreatedAt}
+	msgs, calls := []messageJSON{}, []callJSON{}
+	for _, ev := range events {
+		switch m, k := ev.Message, ev.Call; {
+		case !ev.Routed:
+		case m != nil:
+			msgs = append(msgs, messageJSON{m.ID, string(m.Direction), string(m.Kind), m.Originator, m.Recipient, m.Body,
+				string(m.Status), m.Attempts, m.LastError, m.CreatedAt, m.UpdatedAt})
+		case k != nil:
+			calls = append(calls, callJSON{k.ID, k.CallID, k.Source, k.Destination, k.TransferredTo, string(k.Outcome), k.CreatedAt})
+		}
 	}
-	return c.JSON(fiber.Map{"ride_id": id, "messages": out, "calls": callsOut})
+	return c.JSON(fiber.Map{"ride_id": id, "messages": msgs, "calls": calls})
 }

@@ -6,6 +6,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"birdcar/sql/dbtest"
+	"birdcar/sql/ride"
 )
 
 type problemBody struct {
@@ -13,6 +19,27 @@ type problemBody struct {
 	Code   string `json:"code"`
 	Detail string `json:"detail"`
 	Field  string `json:"field"`
+}
+
+// listSendJobs lists the River send jobs in the given states (all states
+// when none is given), as River's own API reads them.
+func (b *testBundle) listSendJobs(t testing.TB, states ...rivertype.JobState) []*rivertype.JobRow {
+	t.Helper()
+	// JobListTx wants a transaction: a savepoint on the test's, undone after.
+	tx, err := b.Rides.DB.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(t.Context())
+	params := river.NewJobListParams().Kinds(ride.SendArgs{}.Kind()).First(1000)
+	if len(states) > 0 {
+		params = params.States(states...)
+	}
+	res, err := b.Rides.Jobs.JobListTx(t.Context(), tx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Jobs
 }
 
 func TestAPI_RideLifecycle(t *testing.T) {
@@ -37,48 +64,47 @@ func TestAPI_RideLifecycle(t *testing.T) {
 		t.Errorf("number = %+v, want country NL (derived) and enabled", num)
 	}
 
-	var ride rideJSON
+	var created rideJSON
 	r := b.api(t, "POST", "/api/v1/rides", map[string]any{
 		"customer_id": cust.ID, "driver_id": drv.ID, "start": "Dam 1, Amsterdam",
 		"destination": "Schiphol", "pickup_at": "2026-05-01T14:30:00+02:00",
-	}, &ride)
+	}, &created)
 	if r.StatusCode != 201 {
 		t.Fatalf("create ride: %d", r.StatusCode)
 	}
-	if ride.Status != "active" || ride.ProxyNumber != "+3197000000001" || ride.CustomerID != cust.ID || ride.DriverID != drv.ID {
-		t.Errorf("ride = %+v", ride)
+	if created.Status != "active" || created.ProxyNumber != "+3197000000001" || created.CustomerID != cust.ID || created.DriverID != drv.ID {
+		t.Errorf("ride = %+v", created)
 	}
 
 	var msgs struct{ Messages []messageJSON }
-	b.api(t, "GET", "/api/v1/rides/"+itoa(ride.ID)+"/messages", nil, &msgs)
+	b.api(t, "GET", "/api/v1/rides/"+itoa(created.ID)+"/messages", nil, &msgs)
 	if len(msgs.Messages) != 2 {
 		t.Fatalf("messages = %d, want the two notifications", len(msgs.Messages))
 	}
 	toCustomer, toDriver := msgs.Messages[0], msgs.Messages[1]
-	if toCustomer.To != cust.Phone || toCustomer.From != ride.ProxyNumber || toCustomer.Status != "queued" ||
+	if toCustomer.To != cust.Phone || toCustomer.From != created.ProxyNumber || toCustomer.Status != "queued" ||
 		toCustomer.Body != "Dave will pick you up at 12:30 on Fri 1 May. Reply to this message or call this number to contact the driver." {
 		t.Errorf("customer notification = %+v", toCustomer)
 	}
-	if toDriver.To != drv.Phone || toDriver.From != ride.ProxyNumber || !strings.Contains(toDriver.Body, "Caitlin") {
+	if toDriver.To != drv.Phone || toDriver.From != created.ProxyNumber || !strings.Contains(toDriver.Body, "Caitlin") {
 		t.Errorf("driver notification = %+v", toDriver)
 	}
-	var jobs int
-	if err := b.srv.DB.QueryRow(t.Context(), "SELECT count(*) FROM river_job WHERE kind = 'send_sms'").Scan(&jobs); err != nil || jobs != 2 {
-		t.Errorf("send jobs enqueued = %d, %v; want 2", jobs, err)
+	if jobs := len(b.listSendJobs(t)); jobs != 2 {
+		t.Errorf("send jobs enqueued = %d; want 2", jobs)
 	}
 
 	var got rideJSON
-	if r := b.api(t, "GET", "/api/v1/rides/"+itoa(ride.ID), nil, &got); r.StatusCode != 200 || got.ID != ride.ID {
+	if r := b.api(t, "GET", "/api/v1/rides/"+itoa(created.ID), nil, &got); r.StatusCode != 200 || got.ID != created.ID {
 		t.Errorf("get ride: %d %+v", r.StatusCode, got)
 	}
 	var ended rideJSON
-	b.api(t, "POST", "/api/v1/rides/"+itoa(ride.ID)+"/end", nil, &ended)
+	b.api(t, "POST", "/api/v1/rides/"+itoa(created.ID)+"/end", nil, &ended)
 	if ended.Status != "completed" || ended.EndedAt == nil || ended.ExpiresAt == nil || !ended.ExpiresAt.Equal(ended.EndedAt.Add(24*time.Hour)) {
 		t.Errorf("ended ride = %+v, want completed with a 24h grace period", ended)
 	}
 	// Ending twice is harmless and keeps the first end.
 	var again rideJSON
-	b.api(t, "POST", "/api/v1/rides/"+itoa(ride.ID)+"/end", map[string]string{"status": "cancelled"}, &again)
+	b.api(t, "POST", "/api/v1/rides/"+itoa(created.ID)+"/end", map[string]string{"status": "cancelled"}, &again)
 	if again.Status != "completed" {
 		t.Errorf("second end changed status to %q", again.Status)
 	}
@@ -87,9 +113,8 @@ func TestAPI_RideLifecycle(t *testing.T) {
 func TestAPI_Errors(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	ctx := t.Context()
-	c, d, _ := b.people(t, ctx, 0)
-	ride := func(mut func(m map[string]any)) map[string]any {
+	c, d, _ := b.People(t, 0)
+	rideBody := func(mut func(m map[string]any)) map[string]any {
 		m := map[string]any{"customer_id": c.ID, "driver_id": d.ID, "start": "A", "destination": "B", "pickup_at": "2026-05-01T14:30:00Z"}
 		mut(m)
 		return m
@@ -107,13 +132,13 @@ func TestAPI_Errors(t *testing.T) {
 		{"duplicate phone", "/api/v1/customers", map[string]string{"name": "Again", "phone": "+31611111111"}, 409, "duplicate_phone", "phone"},
 		{"bad number", "/api/v1/numbers", map[string]string{"number": "abc"}, 422, "invalid_phone", "number"},
 		{"bad country", "/api/v1/numbers", map[string]string{"number": "+3197000000099", "country": "Netherlands"}, 422, "invalid_country", "country"},
-		{"no start", "/api/v1/rides", ride(func(m map[string]any) { m["start"] = "  " }), 422, "invalid_start", "start"},
-		{"long destination", "/api/v1/rides", ride(func(m map[string]any) { m["destination"] = strings.Repeat("é", 201) }), 422, "invalid_destination", "destination"},
-		{"bad pickup", "/api/v1/rides", ride(func(m map[string]any) { m["pickup_at"] = "tomorrow" }), 422, "invalid_pickup_at", "pickup_at"},
-		{"unknown customer", "/api/v1/rides", ride(func(m map[string]any) { m["customer_id"] = 999999 }), 422, "invalid_customer_id", "customer_id"},
-		{"unknown driver", "/api/v1/rides", ride(func(m map[string]any) { m["driver_id"] = 999999 }), 422, "invalid_driver_id", "driver_id"},
-		{"wrong type", "/api/v1/rides", ride(func(m map[string]any) { m["customer_id"] = "one" }), 422, "invalid_customer_id", "customer_id"},
-		{"empty pool", "/api/v1/rides", ride(func(map[string]any) {}), 409, "pool_exhausted", ""},
+		{"no start", "/api/v1/rides", rideBody(func(m map[string]any) { m["start"] = "  " }), 422, "invalid_start", "start"},
+		{"long destination", "/api/v1/rides", rideBody(func(m map[string]any) { m["destination"] = strings.Repeat("é", 201) }), 422, "invalid_destination", "destination"},
+		{"bad pickup", "/api/v1/rides", rideBody(func(m map[string]any) { m["pickup_at"] = "tomorrow" }), 422, "invalid_pickup_at", "pickup_at"},
+		{"unknown customer", "/api/v1/rides", rideBody(func(m map[string]any) { m["customer_id"] = 999999 }), 422, "invalid_customer_id", "customer_id"},
+		{"unknown driver", "/api/v1/rides", rideBody(func(m map[string]any) { m["driver_id"] = 999999 }), 422, "invalid_driver_id", "driver_id"},
+		{"wrong type", "/api/v1/rides", rideBody(func(m map[string]any) { m["customer_id"] = "one" }), 422, "invalid_customer_id", "customer_id"},
+		{"empty pool", "/api/v1/rides", rideBody(func(map[string]any) {}), 409, "pool_exhausted", ""},
 	}
 	for _, tc := range cases {
 		var p problemBody
@@ -125,18 +150,14 @@ func TestAPI_Errors(t *testing.T) {
 			t.Errorf("%s: Content-Type %q", tc.name, ct)
 		}
 	}
-	var n int
-	if err := b.srv.DB.QueryRow(ctx, "SELECT (SELECT count(*) FROM rides) + (SELECT count(*) FROM messages)").Scan(&n); err != nil || n != 0 {
-		t.Errorf("rides+messages after failures = %d, %v; want nothing inserted", n, err)
+	if n := dbtest.Rows(t, b.Rides.DB, "rides") + dbtest.Rows(t, b.Rides.DB, "messages"); n != 0 {
+		t.Errorf("rides+messages after failures = %d; want nothing inserted", n)
 	}
 
 	// Same phone for both parties.
-	d2, err := b.q.DriverCreate(ctx, dbDriver("Twin", c.Phone))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d2 := b.Person(t, ride.RoleDriver, "Twin", c.Phone)
 	var p problemBody
-	if r := b.api(t, "POST", "/api/v1/rides", ride(func(m map[string]any) { m["driver_id"] = d2.ID }), &p); r.StatusCode != 422 || p.Field != "driver_id" {
+	if r := b.api(t, "POST", "/api/v1/rides", rideBody(func(m map[string]any) { m["driver_id"] = d2.ID }), &p); r.StatusCode != 422 || p.Field != "driver_id" {
 		t.Errorf("same phone: %d %+v", r.StatusCode, p)
 	}
 
@@ -177,7 +198,7 @@ func TestAPI_Auth(t *testing.T) {
 func TestAPI_IdempotencyKeyReplaysFirstAnswer(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	c, d, _ := b.people(t, t.Context(), 3)
+	c, d, _ := b.People(t, 3)
 	body := map[string]any{"customer_id": c.ID, "driver_id": d.ID, "start": "A", "destination": "B", "pickup_at": "2026-05-01T14:30:00Z"}
 	post := func() rideJSON {
 		req := httptest.NewRequest("POST", "/api/v1/rides", strings.NewReader(mustJSON(t, body)))
@@ -195,8 +216,7 @@ func TestAPI_IdempotencyKeyReplaysFirstAnswer(t *testing.T) {
 	if first.ID != second.ID || first.ProxyNumber != second.ProxyNumber {
 		t.Errorf("retry got ride %d (%s), first was %d (%s)", second.ID, second.ProxyNumber, first.ID, first.ProxyNumber)
 	}
-	var rides int
-	if err := b.srv.DB.QueryRow(t.Context(), "SELECT count(*) FROM rides").Scan(&rides); err != nil || rides != 1 {
-		t.Errorf("rides = %d, %v; want 1", rides, err)
+	if rides := dbtest.Rows(t, b.Rides.DB, "rides"); rides != 1 {
+		t.Errorf("rides = %d; want 1", rides)
 	}
 }

@@ -1,28 +1,21 @@
 package web
 
 import (
-	"bytes"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
 
 	"birdcar/components"
-	"birdcar/sql/db"
-	"birdcar/sql/dbtest"
+	"birdcar/sql/admin"
 )
 
 const (
@@ -38,23 +31,33 @@ func (b *testBundle) withAdmin(t testing.TB) *testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.srv.AdminUser, b.srv.AdminPasswordHash = testAdminUser, hash
+	b.srv.Admin.User, b.srv.Admin.PasswordHash = testAdminUser, hash
 	return b
 }
 
-// session starts a session directly (no form, no bcrypt, no rate limit) and
-// returns its Cookie header value and CSRF token.
+// session starts a session for the test operator directly (no form, no
+// bcrypt, no rate limit) and returns its Cookie header value and CSRF token.
 func (b *testBundle) session(t testing.TB) (cookie, csrf string) {
 	t.Helper()
-	token, err := b.srv.startSession(t.Context(), testAdminUser)
+	// A copy names the operator even on a server without withAdmin, whose
+	// pages would otherwise show no one signed in (and no navigation).
+	operator := *b.srv.Admin
+	operator.User = testAdminUser
+	token, err := operator.StartSession(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	row, err := b.q.AdminSessionGet(t.Context(), db.AdminSessionGetParams{IDHash: hashToken(token), Now: b.srv.now()})
-	if err != nil {
-		t.Fatal(err)
+	return sessionCookie + "=" + token, b.csrfToken(t, token)
+}
+
+// csrfToken is the CSRF token of the live session token names.
+func (b *testBundle) csrfToken(t testing.TB, token string) string {
+	t.Helper()
+	sess, ok, err := b.srv.Admin.Session(t.Context(), token)
+	if err != nil || !ok {
+		t.Fatalf("session %q: live %v, %v", token, ok, err)
 	}
-	return sessionCookie + "=" + token, row.CsrfToken
+	return sess.CSRFToken
 }
 
 // login signs the test operator in and returns the Cookie header value that
@@ -168,7 +171,7 @@ func TestLogin_SetsSessionCookie(t *testing.T) {
 			if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Secure != secure {
 				t.Errorf("cookie attributes: %s", r.Header.Get("Set-Cookie"))
 			}
-			if ck.MaxAge != int(sessionLifetime/time.Second) {
+			if ck.MaxAge != int(admin.SessionLifetime/time.Second) {
 				t.Errorf("max age %d", ck.MaxAge)
 			}
 			if raw, err := base64.RawURLEncoding.DecodeString(ck.Value); err != nil || len(raw) != 32 {
@@ -186,14 +189,11 @@ func TestLogin_SetsSessionCookie(t *testing.T) {
 				t.Errorf("signed-in user shown as %q", got)
 			}
 			// The page carries the session's CSRF token for htmx and forms.
-			row, err := b.q.AdminSessionGet(t.Context(), db.AdminSessionGetParams{IDHash: hashToken(ck.Value), Now: b.srv.now()})
-			if err != nil {
-				t.Fatal(err)
+			csrf := b.csrfToken(t, ck.Value)
+			if got, _ := doc.Find(`input[name="_csrf"]`).Attr("value"); got != csrf || got == "" {
+				t.Errorf("form token %q, session's %q", got, csrf)
 			}
-			if got, _ := doc.Find(`input[name="_csrf"]`).Attr("value"); got != row.CsrfToken || got == "" {
-				t.Errorf("form token %q, session's %q", got, row.CsrfToken)
-			}
-			if got, _ := doc.Find("body").Attr("hx-headers"); !strings.Contains(got, row.CsrfToken) {
+			if got, _ := doc.Find("body").Attr("hx-headers"); !strings.Contains(got, csrf) {
 				t.Errorf("hx-headers %q lack the token", got)
 			}
 		})
@@ -239,7 +239,7 @@ func TestAuth_ConsoleRequiresLogin(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil).withAdmin(t)
 	expired := b.login(t)
-	b.clock.Advance(sessionLifetime + time.Minute)
+	b.Clock.Advance(admin.SessionLifetime + time.Minute)
 	for _, c := range []struct {
 		name, method, path, cookie string
 		header                     map[string]string
@@ -367,7 +367,7 @@ func TestLogin_RateLimited(t *testing.T) {
 			t.Fatalf("attempt %d: %d, want 401", i+1, r.StatusCode)
 		}
 	}
-	b.clock.Advance(time.Minute)
+	b.Clock.Advance(time.Minute)
 	// Beyond the limit even the right password is refused: otherwise the
 	// answer would still tell a guess right from wrong.
 	r := b.postLogin(t, testAdminUser, testAdminPassword, "/")
@@ -384,7 +384,7 @@ func TestLogin_RateLimited(t *testing.T) {
 		t.Error("a refused login set a cookie")
 	}
 
-	b.clock.Advance(loginWindow)
+	b.Clock.Advance(loginWindow)
 	if r := b.postLogin(t, testAdminUser, testAdminPassword, "/"); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("after the window: %d, want 303", r.StatusCode)
 	}
@@ -418,9 +418,10 @@ func TestCSRF_RiverUI(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
 	var seen []string
-	tx := dbtest.Tx(t)
-	srv := NewServer(t.Context(), &Server{
-		DB: tx, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	b := setup(t, nil)
+	// River UI is mounted when the server is built: build another with it.
+	b.srv = NewServer(t.Context(), &Server{
+		Rides: b.Rides, Admin: b.srv.Admin, Logger: b.srv.Logger,
 		RiverUI: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			seen = append(seen, r.Method+" "+r.URL.Path)
@@ -428,7 +429,6 @@ func TestCSRF_RiverUI(t *testing.T) {
 			w.WriteHeader(http.StatusOK)
 		}),
 	})
-	b := &testBundle{srv: srv, q: db.New(tx)}
 	cookie := b.login(t)
 	for _, c := range []struct {
 		name, method, path string
@@ -462,105 +462,4 @@ func TestCSRF_RiverUI(t *testing.T) {
 	if strings.Join(seen, ",") != strings.Join(want, ",") {
 		t.Errorf("River UI saw %q, want %q", seen, want)
 	}
-}
-
-func TestAdminPassword_GeneratedOnce(t *testing.T) {
-	t.Parallel()
-	tx := dbtest.Tx(t)
-	var buf bytes.Buffer
-	first, err := EnsureAdminPassword(t.Context(), tx, testAdminUser, "", &buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	password := printedPassword(t, buf.String())
-	if len(password) < 16 || url.PathEscape(password) != password {
-		t.Errorf("password %q: want 16+ URL-safe characters", password)
-	}
-	if err := bcrypt.CompareHashAndPassword(first, []byte(password)); err != nil {
-		t.Errorf("the logged password does not match the hash: %v", err)
-	}
-
-	buf.Reset()
-	second, err := EnsureAdminPassword(t.Context(), tx, testAdminUser, "", &buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(first, second) {
-		t.Error("a second start made a new password")
-	}
-	if buf.Len() != 0 {
-		t.Errorf("the second start printed: %s", buf.String())
-	}
-}
-
-func TestAdminPassword_ConcurrentFirstStarts(t *testing.T) {
-	t.Parallel()
-	pool, _ := dbtest.FreshDB(t)
-	var buf syncBuffer
-	hashes := make([][]byte, 4)
-	var wg sync.WaitGroup
-	for i := range hashes {
-		wg.Go(func() {
-			h, err := EnsureAdminPassword(t.Context(), pool, testAdminUser, "", &buf)
-			if err != nil {
-				t.Error(err)
-			}
-			hashes[i] = h
-		})
-	}
-	wg.Wait()
-	for _, h := range hashes[1:] {
-		if !bytes.Equal(h, hashes[0]) {
-			t.Fatal("processes starting together disagree on the password")
-		}
-	}
-	if n := strings.Count(buf.String(), "\n"); n != 1 {
-		t.Fatalf("printed %d lines, want 1: %s", n, buf.String())
-	}
-	if err := bcrypt.CompareHashAndPassword(hashes[0], []byte(printedPassword(t, buf.String()))); err != nil {
-		t.Errorf("the printed password is not the stored one: %v", err)
-	}
-}
-
-// syncBuffer is a bytes.Buffer several goroutines may log to.
-type syncBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
-}
-
-func TestAdminPassword_ConfiguredIsNotStored(t *testing.T) {
-	t.Parallel()
-	tx := dbtest.Tx(t)
-	var buf bytes.Buffer
-	hash, err := EnsureAdminPassword(t.Context(), tx, testAdminUser, "s3cret-chosen", &buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bcrypt.CompareHashAndPassword(hash, []byte("s3cret-chosen")); err != nil {
-		t.Errorf("hash does not match: %v", err)
-	}
-	if _, err := db.New(tx).AdminCredentialGet(t.Context(), testAdminUser); !errors.Is(err, pgx.ErrNoRows) {
-		t.Errorf("a configured password was stored (err %v)", err)
-	}
-	if buf.Len() != 0 {
-		t.Errorf("logged: %s", buf.String())
-	}
-}
-
-var printedRE = regexp.MustCompile(`^Console password for "admin": (\S+) \(shown only now; set ADMIN_PASSWORD to choose one\)\n$`)
-
-// printedPassword reads the password EnsureAdminPassword printed.
-func printedPassword(t *testing.T, out string) string {
-	t.Helper()
-	m := printedRE.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("printed %q, want the one-time password line", out)
-	}
-	return m[1]
 }

@@ -14,8 +14,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/bcrypt"
 
-	"birdcar/jobs"
-	"birdcar/sql/dbtest"
+	"birdcar/jobs/messagebird"
+	"birdcar/sql/admin"
+	"birdcar/sql/ride"
 )
 
 // browserStack is BirdCar as go run starts it (sandbox sender, River
@@ -33,13 +34,13 @@ func startBrowserStack(t *testing.T) *browserStack {
 	if err != nil {
 		t.Skip("browser tests need Debian's chromium package (apt-get install chromium); .ci/run installs it")
 	}
-	pool, _ := dbtest.FreshDB(t)
 	hash, err := bcrypt.GenerateFromPassword([]byte(browserPassword), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := serveLive(t, pool, jobs.SandboxSender{}, &Server{DefaultCountry: "NL", GracePeriod: time.Hour,
-		Sandbox: true, AdminUser: browserUser, AdminPasswordHash: hash, PoolLowWatermark: 1})
+	base := serveLive(t, messagebird.Sandbox{},
+		&ride.Service{DefaultCountry: "NL", GracePeriod: time.Hour, PoolLowWatermark: 1},
+		&Server{Sandbox: true, Admin: &admin.Service{User: browserUser, PasswordHash: hash}})
 
 	// Not t.TempDir: Chromium's helpers may still write to the profile
 	// while the test ends, which fails TempDir's strict removal.
@@ -78,7 +79,7 @@ func startBrowserStack(t *testing.T) *browserStack {
 // run performs actions with a deadline, failing the test with what it was doing.
 func (b *browserStack) run(t *testing.T, what string, actions ...chromedp.Action) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Run(ctx, actions...); err != nil {
 		b.screenshot(t, what)
@@ -193,7 +194,7 @@ func TestBrowser_ConsoleEndToEnd(t *testing.T) {
 		chromedp.WaitVisible(sel("timeline")),
 		chromedp.Poll(`document.querySelectorAll('[data-testid="timeline-out"] [data-testid="timeline-status"]').length == 2 &&
 			[...document.querySelectorAll('[data-testid="timeline-out"] [data-testid="timeline-status"]')].every(e => e.textContent.trim() == "sent")`, nil,
-			chromedp.WithPollingTimeout(15*time.Second)),
+			chromedp.WithPollingTimeout(30*time.Second)),
 	)
 
 	// The customer texts through the simulator: it reaches the timeline and the outbox.
@@ -207,7 +208,7 @@ func TestBrowser_ConsoleEndToEnd(t *testing.T) {
 		chromedp.WaitVisible(sel("sim-forward")),
 		chromedp.Text(sel("sim-forward"), &forward),
 		chromedp.Poll(`[...document.querySelectorAll('[data-testid="outbox-row"]')].some(r => r.textContent.includes("I'm at the main entrance"))`, nil,
-			chromedp.WithPollingTimeout(10*time.Second)),
+			chromedp.WithPollingTimeout(30*time.Second)),
 	)
 	if !strings.Contains(forward, "+31622222222") {
 		t.Errorf("simulated SMS forwarded as %q, want to the driver", forward)
@@ -225,7 +226,7 @@ func TestBrowser_ConsoleEndToEnd(t *testing.T) {
 	b.run(t, "timeline shows SMS and call",
 		chromedp.Navigate(b.base+"/rides/1"),
 		chromedp.Poll(`document.querySelector('[data-testid="timeline"]').textContent.includes("I'm at the main entrance") &&
-			document.querySelectorAll('[data-testid="timeline-call"]').length == 1`, nil, chromedp.WithPollingTimeout(10*time.Second)),
+			document.querySelectorAll('[data-testid="timeline-call"]').length == 1`, nil, chromedp.WithPollingTimeout(30*time.Second)),
 	)
 
 	// End the ride: it stays reachable for the grace period.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
-	"birdcar/sql/db"
+	"birdcar/sql/ride"
 	"birdcar/sql/sample"
 )
 
@@ -30,18 +30,18 @@ func TestDashboard_ShowsSampleData(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := t.Context()
-	if err := sample.Insert(ctx, b.srv.DB); err != nil {
+	if err := sample.Insert(ctx, b.Rides.DB); err != nil {
 		t.Fatal(err)
 	}
-	c, err := b.q.CustomerList(ctx, db.CustomerListParams{Lim: 10})
+	c, err := b.Rides.People(ctx, ride.RoleCustomer, "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := b.q.DriverList(ctx, db.DriverListParams{Lim: 10})
+	d, err := b.Rides.People(ctx, ride.RoleDriver, "", 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.createRide(t, c[0], d[0]); err != nil {
+	if _, err := b.CreateRide(t, c[0], d[0]); err != nil {
 		t.Fatal(err)
 	}
 	status, doc := page(t, b, "/", false)
@@ -78,12 +78,9 @@ func TestDashboard_ShowsSampleData(t *testing.T) {
 func TestDashboard_ShowsNamesAsText(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	_, d, _ := b.people(t, t.Context(), 1)
-	x, err := b.q.CustomerCreate(t.Context(), db.CustomerCreateParams{Name: "<script>alert(1)</script>", Phone: "+31699999999"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.createRide(t, x, d); err != nil {
+	_, d, _ := b.People(t, 1)
+	x := b.Person(t, ride.RoleCustomer, "<script>alert(1)</script>", "+31699999999")
+	if _, err := b.CreateRide(t, x, d); err != nil {
 		t.Fatal(err)
 	}
 	r := b.do(t, b.signIn(t, httptest.NewRequest("GET", "/", nil)))

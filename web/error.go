@@ -10,72 +10,99 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"birdcar/components"
+	"birdcar/sql/ride"
 )
 
-// Error is a failure whose Message is safe to show a person. Any other
-// error reaching the error handler is internal: logged, never shown.
-type Error struct {
-	Status  int
-	Code    string // stable, for API clients
-	Message string
-	Field   string // the input at fault, when there is one
+// statusOf is the one mapping of the domain's kinds of error to HTTP.
+var statusOf = map[ride.Kind]int{
+	ride.Internal:     http.StatusInternalServerError,
+	ride.Invalid:      http.StatusUnprocessableEntity,
+	ride.Malformed:    http.StatusBadRequest,
+	ride.NotFound:     http.StatusNotFound,
+	ride.NotAllowed:   http.StatusMethodNotAllowed,
+	ride.Conflict:     http.StatusConflict,
+	ride.TooLarge:     http.StatusRequestEntityTooLarge,
+	ride.Unsupported:  http.StatusUnsupportedMediaType,
+	ride.Unauthorized: http.StatusUnauthorized,
+	ride.Forbidden:    http.StatusForbidden,
+	ride.Unavailable:  http.StatusServiceUnavailable,
 }
 
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+var (
+	errNotFound = &ride.Error{Code: ride.CodeNotFound, Message: "There is nothing at this address."}
+	errInternal = &ride.Error{Code: ride.CodeInternal,
+		Message: "Something went wrong on our side. It has been logged; please try again."}
+)
 
-// invalid reports bad input in one field (HTTP 422).
-func invalid(field, message string) *Error {
-	return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid_" + field, Message: message, Field: field}
+// httpError is err as the client sees it, with its status: a domain
+// Error as it is, an error Fiber or fasthttp raised in words of our own
+// (keeping its status), anything else as an internal error.
+func httpError(c *fiber.Ctx, err error) (*ride.Error, int) {
+	if e := ride.AsError(err); e != nil {
+		return e, statusOf[e.Code.Kind()]
+	}
+	if fe, ok := errors.AsType[*fiber.Error](err); ok {
+		return fiberError(c, fe), fe.Code
+	}
+	return errInternal, http.StatusInternalServerError
 }
 
-var errNotFound = &Error{Status: http.StatusNotFound, Code: "not_found", Message: "There is nothing at this address."}
+// errorStatus is the status the error handler answers err with.
+func errorStatus(c *fiber.Ctx, err error) int {
+	_, status := httpError(c, err)
+	return status
+}
 
 // handleError is Fiber's single error handler: it maps an error to a status
-// and renders it for whoever asked.
+// and renders it for whoever asked: problem+json for the API, an htmx
+// fragment or a page for the console.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	// The request's context ended with the handler chain; rendering the
 	// error still needs one.
 	c.SetUserContext(context.WithoutCancel(c.UserContext()))
-	var pub *Error
-	var fe *fiber.Error
-	switch {
-	case errors.As(err, &pub):
-	case errors.As(err, &fe):
-		pub = fiberError(c, fe)
-	default:
+	pub, status := httpError(c, err)
+	if pub == errInternal {
 		// The log handler adds the request id from the context.
 		s.Logger.ErrorContext(c.UserContext(), "request failed",
 			"method", c.Method(), "path", c.Path(), "err", err)
-		pub = &Error{Status: http.StatusInternalServerError, Code: "internal",
-			Message: "Something went wrong on our side. It has been logged; please try again."}
 	}
 	if strings.HasPrefix(c.Path(), "/api/") {
-		return writeProblem(c, pub)
+		return writeProblem(c, status, pub)
 	}
-	props := components.ErrorProps{Status: pub.Status, Message: pub.Message}
+	props := components.ErrorProps{Status: status, Message: pub.Message}
 	if isHTMX(c) {
-		return render(c, pub.Status, components.ErrorMessage(props))
+		return render(c, status, components.ErrorMessage(props))
 	}
-	return renderPage(c, pub.Status, s.layout(c, http.StatusText(pub.Status), ""), components.ErrorMessage(props))
+	return renderPage(c, status, s.layout(c, http.StatusText(status), ""), components.ErrorMessage(props))
 }
 
-func codeForStatus(status int) string {
-	switch status {
-	case http.StatusNotFound:
-		return "not_found"
-	case http.StatusMethodNotAllowed:
-		return "method_not_allowed"
+// fiberError gives an error Fiber or fasthttp raised (a malformed request,
+// oversized headers or body, often before any handler ran) a message of
+// our own: theirs can quote parser internals and the request's bytes.
+func fiberError(c *fiber.Ctx, fe *fiber.Error) *ride.Error {
+	switch fe.Code {
 	case http.StatusRequestEntityTooLarge:
-		return "too_large"
+		return tooLarge(bodyLimit(c))
+	case http.StatusNotFound:
+		return errNotFound
+	case http.StatusMethodNotAllowed:
+		return &ride.Error{Code: ride.CodeMethodNotAllowed, Message: "This address does not take this method."}
 	case http.StatusUnauthorized:
-		return "unauthorized"
+		return &ride.Error{Code: ride.CodeUnauthorized, Message: http.StatusText(fe.Code) + "."}
 	case http.StatusForbidden:
-		return "forbidden"
+		return &ride.Error{Code: ride.CodeForbidden, Message: http.StatusText(fe.Code) + "."}
+	case http.StatusBadRequest:
+		return &ride.Error{Code: ride.CodeBadRequest, Message: "The request is not valid HTTP."}
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return &ride.Error{Code: ride.CodeBadRequest, Message: "The request's headers are too large."}
+	case http.StatusRequestTimeout:
+		return &ride.Error{Code: ride.CodeBadRequest, Message: "The request took too long to arrive."}
 	}
-	if status >= 500 {
-		return "internal"
+	code := ride.CodeBadRequest
+	if fe.Code >= 500 {
+		code = ride.CodeInternal
 	}
-	return "bad_request"
+	return &ride.Error{Code: code, Message: http.StatusText(fe.Code) + "."}
 }
 
 // problem is an RFC 9457 problem document with BirdCar's stable code.
@@ -88,14 +115,14 @@ type problem struct {
 	Field  string `json:"field,omitempty"`
 }
 
-func writeProblem(c *fiber.Ctx, e *Error) error {
+func writeProblem(c *fiber.Ctx, status int, e *ride.Error) error {
 	body, err := json.Marshal(problem{
-		Type: "about:blank", Title: http.StatusText(e.Status), Status: e.Status,
-		Detail: e.Message, Code: e.Code, Field: e.Field,
+		Type: "about:blank", Title: http.StatusText(status), Status: status,
+		Detail: e.Message, Code: e.Name(), Field: e.Field,
 	})
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, "application/problem+json")
-	return c.Status(e.Status).Send(body)
+	return c.Status(status).Send(body)
 }

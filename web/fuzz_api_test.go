@@ -14,7 +14,7 @@ import (
 //	go test ./web -run '^$' -fuzz '^FuzzAPIRideCreate$' -fuzztime 60s
 func FuzzAPIRideCreate(f *testing.F) {
 	b := setup(f, nil)
-	c, d, _ := b.people(f, f.Context(), 2)
+	c, d, _ := b.People(f, 2)
 	valid := `{"customer_id":` + itoa(c.ID) + `,"driver_id":` + itoa(d.ID) +
 		`,"start":"Dam 1","destination":"Schiphol","pickup_at":"2026-05-01T14:30:00+02:00"}`
 	for _, seed := range []string{

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	"birdcar/sql/database"
 	"birdcar/sql/dbtest"
 	"birdcar/sql/localpg"
 	"birdcar/sql/migrations"
+	"birdcar/sql/ride"
 )
 
 // readyz asks /readyz and decodes its answer.
@@ -62,13 +63,19 @@ func TestReadyz(t *testing.T) {
 
 func TestReadyz_MigrationsBehind(t *testing.T) {
 	t.Parallel()
-	tx := dbtest.Tx(t)
-	if _, err := tx.Exec(t.Context(), "DELETE FROM birdcar_migrations WHERE version = $1", migrations.Latest()); err != nil {
-		t.Fatal(err)
+	all, err := migrations.All()
+	if err != nil || len(all) < 2 {
+		t.Fatalf("migrations %v, %v: too few to be behind", all, err)
 	}
+	behind := all[len(all)-2].Version // where the database stands without the newest
+	tx := dbtest.Tx(t)
+	dbtest.ForgetMigration(t, tx, migrations.Latest())
 	status, r := setup(t, tx).readyz(t)
 	if status != http.StatusServiceUnavailable || r.Checks["database"] != "ok" || !strings.HasPrefix(r.Checks["migrations"], "behind:") {
 		t.Errorf("/readyz = %d %v, want 503 with migrations behind", status, r.Checks)
+	}
+	if want := fmt.Sprintf("version %d, this build needs %d", behind, migrations.Latest()); !strings.Contains(r.Checks["migrations"], want) {
+		t.Errorf("migrations check = %q, want it to say %q", r.Checks["migrations"], want)
 	}
 }
 
@@ -109,7 +116,7 @@ func TestReadyz_DatabaseRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := pgxpool.New(ctx, cluster.URL())
+	pool, err := database.Open(ctx, cluster.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,31 +124,31 @@ func TestReadyz_DatabaseRestart(t *testing.T) {
 	if err := migrations.Apply(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	b := &testBundle{srv: NewServer(ctx, &Server{DB: pool, Logger: slog.New(slog.DiscardHandler)})}
+	b := &testBundle{srv: NewServer(ctx, &Server{Rides: &ride.Service{DB: pool}, Logger: slog.New(slog.DiscardHandler)})}
 
-	waitReady := func(wantStatus int, within time.Duration) readiness {
+	// waitReady polls until /readyz answers wantStatus with a database
+	// check starting with want: on a busy machine one answer may be a
+	// timeout rather than what the test is after.
+	waitReady := func(wantStatus int, want string) readiness {
 		t.Helper()
-		deadline := time.Now().Add(within)
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			status, r := b.readyz(t)
-			if status == wantStatus || time.Now().After(deadline) {
-				if status != wantStatus {
-					t.Fatalf("/readyz after %v = %d %v, want %d", within, status, r.Checks, wantStatus)
-				}
+			if status == wantStatus && strings.HasPrefix(r.Checks["database"], want) {
 				return r
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz = %d %v, want %d with the database %q…", status, r.Checks, wantStatus, want)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	waitReady(http.StatusOK, 0)
+	waitReady(http.StatusOK, "ok")
 
 	if err := cluster.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	r := waitReady(http.StatusServiceUnavailable, 3*time.Second)
-	if got := r.Checks["database"]; !strings.HasPrefix(got, "unreachable: ") {
-		t.Errorf("database check = %q, want it unreachable", got)
-	}
+	r := waitReady(http.StatusServiceUnavailable, "unreachable: ")
 	// Safe to show: nothing of the URL.
 	for _, v := range r.Checks {
 		if strings.Contains(v, strconv.Itoa(port)) || strings.Contains(v, "birdcar") {
@@ -150,5 +157,5 @@ func TestReadyz_DatabaseRestart(t *testing.T) {
 	}
 
 	start(port)
-	waitReady(http.StatusOK, 10*time.Second)
+	waitReady(http.StatusOK, "ok")
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -26,8 +27,9 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"birdcar/components"
-	"birdcar/sql/db"
+	"birdcar/jobs/messagebird"
 	"birdcar/sql/dbtest"
+	"birdcar/sql/ride"
 )
 
 // hostileItem is one hostile request and what BirdCar must make of it.
@@ -73,9 +75,7 @@ func TestHostileInputs(t *testing.T) {
 	b.srv.PublicURL = hostilePublicURL
 	f := b.activeRide(t)
 	for _, n := range []string{"+31970000090", "+31970000091", "+31970000092"} {
-		if _, err := b.q.ProxyNumberCreate(t.Context(), db.ProxyNumberCreateParams{Number: n, Country: "NL"}); err != nil {
-			t.Fatal(err)
-		}
+		b.Number(t, n, "NL")
 	}
 	items := b.hostileItems(t, f)
 	if r := b.do(t, httptest.NewRequest("GET", "/healthz", nil)); r.StatusCode != 200 {
@@ -104,12 +104,29 @@ func TestHostileInputs(t *testing.T) {
 // tryHostile sends one item and checks the answer, the tables and that the
 // server still serves.
 func (b *testBundle) tryHostile(t *testing.T, it hostileItem) {
-	// A savepoint per item, so that a database error an item provokes is
-	// reported against that item alone, not every one after it.
-	if _, err := b.srv.DB.Exec(t.Context(), "SAVEPOINT hostile_item"); err != nil {
+	// A savepoint per item (a transaction nested in the test's), so that a
+	// database error an item provokes is reported against that item alone,
+	// not every one after it.
+	item, err := b.Rides.DB.Begin(t.Context())
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.releaseItem(t)
+	// Keep the item's writes, or roll them back if a database error left
+	// the transaction unusable (which the item has failed for).
+	defer func() {
+		ctx := context.WithoutCancel(t.Context())
+		if status := item.Conn().PgConn().TxStatus(); status != 'T' {
+			t.Errorf("the item left the transaction unusable (status %q)", status)
+			// Rolling back to the savepoint releases it, too.
+			if err := item.Rollback(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if err := item.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}()
 	before := b.rowCounts(t)
 	raw := it.raw
 	if raw == "" {
@@ -148,20 +165,6 @@ func (b *testBundle) tryHostile(t *testing.T, it hostileItem) {
 	}
 	if r := b.do(t, httptest.NewRequest("GET", "/healthz", nil)); r.StatusCode != 200 {
 		t.Fatalf("GET /healthz after the item: %d", r.StatusCode)
-	}
-}
-
-// releaseItem keeps an item's writes, or rolls them back if a database
-// error left the transaction unusable (which the item has failed for).
-func (b *testBundle) releaseItem(t *testing.T) {
-	if _, err := b.srv.DB.Exec(context.WithoutCancel(t.Context()), "RELEASE SAVEPOINT hostile_item"); err != nil {
-		t.Errorf("the item left the transaction unusable: %v", err)
-		if _, err := b.srv.DB.Exec(context.WithoutCancel(t.Context()), "ROLLBACK TO SAVEPOINT hostile_item"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := b.srv.DB.Exec(context.WithoutCancel(t.Context()), "RELEASE SAVEPOINT hostile_item"); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
@@ -206,11 +209,7 @@ func (b *testBundle) rowCounts(t *testing.T) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
 	for _, table := range hostileTables {
-		var n int64
-		if err := b.srv.DB.QueryRow(t.Context(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
-			t.Fatalf("count %s: %v", table, err)
-		}
-		out[table] = n
+		out[table] = dbtest.Rows(t, b.Rides.DB, table)
 	}
 	return out
 }
@@ -305,7 +304,7 @@ func loginReq(contentType, body string) func(*testing.T) *http.Request {
 func signedReq(build func(*testing.T) *http.Request) func(*testing.T) *http.Request {
 	return func(t *testing.T) *http.Request {
 		req := build(t)
-		req.Header.Set(signatureHeader, signRequest(t, hostileKey, req, time.Now()))
+		req.Header.Set(messagebird.SignatureHeader, signRequest(t, hostileKey, req, time.Now()))
 		return req
 	}
 }
@@ -321,7 +320,7 @@ func signRequest(t *testing.T, key string, req *http.Request, now time.Time) str
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	return signWebhook(key, hostilePublicURL+req.URL.RequestURI(), body, now)
+	return messagebird.Sign(key, hostilePublicURL+req.URL.RequestURI(), body, now)
 }
 
 // forgedToken is a JWT with the given header algorithm and claims, signed
@@ -361,14 +360,67 @@ func contains(parts ...string) func(*testing.T, string) {
 	}
 }
 
-// expectStored checks that a hostile value was stored verbatim: the query
-// (one argument) must count exactly one row.
-func (b *testBundle) expectStored(query, value string) func(*testing.T, string) {
+// expectStored checks that a hostile value was stored verbatim: stored
+// reads what the domain holds, and exactly one of its values must be value.
+func expectStored(value string, stored func(*testing.T) ([]string, error)) func(*testing.T, string) {
 	return func(t *testing.T, _ string) {
-		var n int
-		if err := b.srv.DB.QueryRow(t.Context(), query, value).Scan(&n); err != nil || n != 1 {
+		values, err := stored(t)
+		n := 0
+		for _, v := range values {
+			if v == value {
+				n++
+			}
+		}
+		if err != nil || n != 1 {
 			t.Errorf("%q stored %d times (%v), want once, verbatim", value, n, err)
 		}
+	}
+}
+
+// names reads the names of everyone of a role.
+func (b *testBundle) names(role ride.Role) func(*testing.T) ([]string, error) {
+	return func(t *testing.T) ([]string, error) {
+		people, err := b.Rides.People(t.Context(), role, "", 10_000)
+		var out []string
+		for _, p := range people {
+			out = append(out, p.Name)
+		}
+		return out, err
+	}
+}
+
+// destinations reads the destinations of every ride.
+func (b *testBundle) destinations(t *testing.T) ([]string, error) {
+	rides, err := b.Rides.ListRides(t.Context(), ride.RideFilter{Limit: 10_000})
+	var out []string
+	for _, r := range rides {
+		out = append(out, r.Destination)
+	}
+	return out, err
+}
+
+// outboundBodies reads the bodies of the newest outbound messages, among
+// which must be the forward of the text MessageBird gave receivedID.
+func (b *testBundle) outboundBodies(receivedID string) func(*testing.T) ([]string, error) {
+	return func(t *testing.T) ([]string, error) {
+		fwd, err := b.Rides.ForwardOf(t.Context(), receivedID)
+		if err != nil || fwd == nil {
+			return nil, fmt.Errorf("no forward of the text %q (%v)", receivedID, err)
+		}
+		outbox, err := b.Rides.Outbox(t.Context())
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		found := false
+		for _, m := range outbox {
+			found = found || m.ID == fwd.ID
+			out = append(out, m.Body)
+		}
+		if !found {
+			return nil, fmt.Errorf("the forward %d is not in the outbox", fwd.ID)
+		}
+		return out, nil
 	}
 }
 
@@ -386,11 +438,21 @@ var (
 func (b *testBundle) hostileItems(t *testing.T, f rideFixture) []hostileItem {
 	cust, proxy := digits(f.customer.Phone), digits(f.ride.ProxyNumber)
 	rideID := itoa(f.ride.ID)
-	notes, err := b.q.MessageListByRide(t.Context(), &f.ride.ID)
-	if err != nil || len(notes) == 0 {
-		t.Fatalf("the ride's notifications: %v", err)
+	notes := b.rideMessages(t, f.ride, func(m ride.Message) bool { return m.Kind == ride.KindNotification })
+	if len(notes) == 0 {
+		t.Fatalf("the ride has no notifications")
 	}
 	outboundID := itoa(notes[0].ID)
+	var proxyID int64
+	numbers, err := b.Rides.Numbers(t.Context())
+	for _, n := range numbers {
+		if n.Number == f.ride.ProxyNumber {
+			proxyID = n.ID
+		}
+	}
+	if err != nil || proxyID == 0 {
+		t.Fatalf("the ride's number %s among %+v: %v", f.ride.ProxyNumber, numbers, err)
+	}
 
 	// sms is a valid inbound SMS form with some fields changed ("" drops one).
 	sms := func(kv ...string) string {
@@ -459,7 +521,7 @@ func (b *testBundle) hostileItems(t *testing.T, f rideFixture) []hostileItem {
 		hostileItem{name: "sms/SQL and HTML in text and id are stored verbatim",
 			req:  anon("POST", "/webhook", formCT, sms("id", sqlDrop, "payload", sqlOr+xss+xmlMeta)),
 			want: []int{200}, grows: map[string]int64{"messages": 2},
-			check: b.expectStored("SELECT count(*) FROM messages WHERE direction = 'outbound' AND body = $1", sqlOr+xss+xmlMeta)},
+			check: expectStored(sqlOr+xss+xmlMeta, b.outboundBodies(sqlDrop))},
 		hostileItem{name: "sms/the same id again records nothing", req: anon("POST", "/webhook", formCT, sms("id", sqlDrop, "payload", "again")), want: []int{200}},
 		hostileItem{name: "sms/too large", req: anon("POST", "/webhook", formCT, sms("payload", big(65<<10))), want: []int{413}},
 		hostileItem{name: "sms/over the app's limit", req: anon("POST", "/webhook", formCT, sms("payload", big(1<<20+1))), want: []int{413}},
@@ -547,7 +609,7 @@ func (b *testBundle) hostileItems(t *testing.T, f rideFixture) []hostileItem {
 	// --- The JSON API.
 	for _, role := range []string{"customers", "drivers"} {
 		path := "/api/v1/" + role
-		table := role
+		table, person := role, ride.Role(strings.TrimSuffix(role, "s"))
 		add(
 			hostileItem{name: role + "/malformed JSON", req: apiReq("POST", path, jsonCT, `{"name":`), want: []int{400}},
 			hostileItem{name: role + "/truncated JSON", req: apiReq("POST", path, jsonCT, `{"name":"Eve","phone":"3161`), want: []int{400}},
@@ -575,7 +637,7 @@ func (b *testBundle) hostileItems(t *testing.T, f rideFixture) []hostileItem {
 			hostileItem{name: role + "/SQL and HTML in name are stored verbatim",
 				req:  apiReq("POST", path, jsonCT, mustJSON(t, map[string]string{"name": "Robert'); DROP TABLE " + table + ";-- " + xss, "phone": "31644444444"})),
 				want: []int{201}, grows: map[string]int64{table: 1},
-				check: b.expectStored("SELECT count(*) FROM "+table+" WHERE name = $1", "Robert'); DROP TABLE "+table+";-- "+xss)},
+				check: expectStored("Robert'); DROP TABLE "+table+";-- "+xss, b.names(person))},
 			hostileItem{name: role + "/duplicate phone", req: apiReq("POST", path, jsonCT, `{"name":"Eve","phone":"31644444444"}`), want: []int{409}},
 		)
 		for _, m := range []string{"GET", "PUT", "DELETE", "PATCH"} {
@@ -624,7 +686,7 @@ func (b *testBundle) hostileItems(t *testing.T, f rideFixture) []hostileItem {
 		hostileItem{name: "rides/SQL and HTML in addresses are stored verbatim",
 			req:  apiReq("POST", "/api/v1/rides", jsonCT, rideJSON("start", sqlDrop, "destination", xss+xmlMeta)),
 			want: []int{201}, grows: rideGrows,
-			check: b.expectStored("SELECT count(*) FROM rides WHERE destination = $1", xss+xmlMeta)},
+			check: expectStored(xss+xmlMeta, b.destinations)},
 	)
 	for _, id := range []string{"abc", "0", "-1", "99999999999999999999", url.PathEscape(sqlOr), "%00", "1.5", "1e3", url.PathEscape(xss)} {
 		add(
@@ -634,7 +696,7 @@ func (b *testBundle) hostileItems(t *testing.T, f rideFixture) []hostileItem {
 		)
 	}
 	stillActive := func(t *testing.T, _ string) {
-		if r, err := b.q.RideGet(t.Context(), f.ride.ID); err != nil || r.Status != "active" {
+		if r, err := b.Rides.Ride(t.Context(), f.ride.ID); err != nil || r.Status != ride.RideActive {
 			t.Errorf("ride %s after a refused end: %q, %v", rideID, r.Status, err)
 		}
 	}
@@ -698,13 +760,13 @@ func (b *testBundle) hostileItems(t *testing.T, f rideFixture) []hostileItem {
 		hostileItem{name: "people/invalid UTF-8 search", req: b.consoleReq("GET", "/people?q=%ff%fe", "", ""), want: []int{200}},
 		hostileItem{name: "people/NUL in search", req: b.consoleReq("GET", "/people?q=a%00b", "", ""), want: []int{200}},
 		hostileItem{name: "people/SQL and HTML in name are stored verbatim", req: b.consoleReq("POST", "/people/customers", formCT, person(sqlOr+xss, "31655555555")),
-			want: []int{303}, grows: map[string]int64{"customers": 1}, check: b.expectStored("SELECT count(*) FROM customers WHERE name = $1", sqlOr+xss)},
+			want: []int{303}, grows: map[string]int64{"customers": 1}, check: expectStored(sqlOr+xss, b.names(ride.RoleCustomer))},
 		hostileItem{name: "numbers/SQL in number", req: b.consoleReq("POST", "/numbers", formCT, "number="+url.QueryEscape(sqlOr)), want: []int{422}},
 		hostileItem{name: "numbers/letters in number", req: b.consoleReq("POST", "/numbers", formCT, "number=3197CALLME"), want: []int{422}},
 		hostileItem{name: "numbers/NUL in country", req: b.consoleReq("POST", "/numbers", formCT, "number=31970000094&country=N%00"), want: []int{422}},
 		hostileItem{name: "numbers/HTML in country", req: b.consoleReq("POST", "/numbers", formCT, "number=31970000094&country="+url.QueryEscape(xss)), want: []int{422}},
 		hostileItem{name: "numbers/duplicate", req: b.consoleReq("POST", "/numbers", formCT, "number="+proxy), want: []int{409}},
-		hostileItem{name: "numbers/enabled garbage", req: b.consoleReq("POST", "/numbers/"+itoa(f.ride.ProxyNumberID)+"/enabled", formCT, "enabled="+url.QueryEscape(sqlOr)), want: []int{422}},
+		hostileItem{name: "numbers/enabled garbage", req: b.consoleReq("POST", "/numbers/"+itoa(proxyID)+"/enabled", formCT, "enabled="+url.QueryEscape(sqlOr)), want: []int{422}},
 		hostileItem{name: "numbers/unknown id", req: b.consoleReq("POST", "/numbers/abc/enabled", formCT, "enabled=false"), want: []int{404}},
 		hostileItem{name: "bulk/empty", req: b.consoleReq("POST", "/numbers/bulk", formCT, "numbers=+%0A%0A"), want: []int{422}},
 		hostileItem{name: "bulk/too many lines", req: b.consoleReq("POST", "/numbers/bulk", formCT, "numbers="+strings.Repeat("x%0A", 1001)), want: []int{422}},
@@ -722,7 +784,7 @@ func (b *testBundle) hostileItems(t *testing.T, f rideFixture) []hostileItem {
 		hostileItem{name: "rides/NUL in start", req: b.consoleReq("POST", "/rides", formCT, rideForm("start", "Dam\x00")), want: []int{422}},
 		hostileItem{name: "rides/invalid UTF-8 destination", req: b.consoleReq("POST", "/rides", formCT, rideForm("destination", "\xff")), want: []int{422}},
 		hostileItem{name: "rides/SQL and HTML in addresses are stored verbatim", req: b.consoleReq("POST", "/rides", formCT, rideForm("start", sqlOr, "destination", xss)),
-			want: []int{200}, grows: rideGrows, check: b.expectStored("SELECT count(*) FROM rides WHERE destination = $1", xss)},
+			want: []int{200}, grows: rideGrows, check: expectStored(xss, b.destinations)},
 		hostileItem{name: "rides/invalid UTF-8 search", req: b.consoleReq("GET", "/rides?q=%ff", "", ""), want: []int{200}},
 		hostileItem{name: "rides/NUL in search", req: b.consoleReq("GET", "/rides?q=%00", "", ""), want: []int{200}},
 		hostileItem{name: "rides/search cut inside a character", req: b.consoleReq("GET", "/rides?q="+url.QueryEscape("a"+strings.Repeat("é", 60)), "", ""), want: []int{200}},
@@ -774,7 +836,7 @@ func (b *testBundle) hostileItems(t *testing.T, f rideFixture) []hostileItem {
 	}
 	forged := func(name, token string) hostileItem {
 		return hostileItem{name: "signature/" + name, signed: true, want: []int{401},
-			req: withHeader(anon("POST", "/webhook", formCT, smsBody), signatureHeader, token)}
+			req: withHeader(anon("POST", "/webhook", formCT, smsBody), messagebird.SignatureHeader, token)}
 	}
 	add(
 		hostileItem{name: "signature/none", signed: true, req: anon("POST", "/webhook", formCT, smsBody), want: []int{401}},
@@ -800,7 +862,7 @@ func (b *testBundle) hostileItems(t *testing.T, f rideFixture) []hostileItem {
 			if token == "" {
 				token = signRequest(t, hostileKey, req, time.Now())
 			}
-			req.Header.Set(signatureHeader, token)
+			req.Header.Set(messagebird.SignatureHeader, token)
 			return req
 		}
 	}
@@ -837,7 +899,7 @@ func (b *testBundle) hostileItems(t *testing.T, f rideFixture) []hostileItem {
 // the server still answers; a slot freed while it waits lets it in.
 func TestHostile_WebhookFlood(t *testing.T) {
 	t.Parallel()
-	if got := cap(NewServer(t.Context(), &Server{DB: dbtest.Tx(t), WebhookConcurrency: 3}).webhookSlots); got != 3 {
+	if got := cap(NewServer(t.Context(), &Server{Rides: &ride.Service{DB: dbtest.Tx(t)}, WebhookConcurrency: 3}).webhookSlots); got != 3 {
 		t.Errorf("WebhookConcurrency 3 gives %d slots", got)
 	}
 	b := setup(t, nil)
@@ -890,10 +952,10 @@ func TestHostile_ReplayAfterServerError(t *testing.T) {
 	b.srv.useSigningKey(hostileKey)
 	f := b.activeRide(t)
 	call := "/webhook-voice?" + url.Values{"source": {digits(f.customer.Phone)}, "destination": {digits(f.ride.ProxyNumber)}, "callID": {"c"}}.Encode()
-	token := signWebhook(hostileKey, hostilePublicURL+call, nil, time.Now())
+	token := messagebird.Sign(hostileKey, hostilePublicURL+call, nil, time.Now())
 	send := func() int {
 		req := httptest.NewRequest("GET", call, nil)
-		req.Header.Set(signatureHeader, token)
+		req.Header.Set(messagebird.SignatureHeader, token)
 		return b.do(t, req).StatusCode
 	}
 	for range cap(b.srv.webhookSlots) {
@@ -910,38 +972,5 @@ func TestHostile_ReplayAfterServerError(t *testing.T) {
 	}
 	if got := send(); got != http.StatusUnauthorized {
 		t.Errorf("the same signature once more: %d, want 401", got)
-	}
-}
-
-// TestHostile_ReplayGuardBounded: ids are kept until their signature
-// expires and no longer; a guard full of live ids refuses more rather than
-// forget one.
-func TestHostile_ReplayGuardBounded(t *testing.T) {
-	t.Parallel()
-	g := &replayGuard{seen: map[string]time.Time{}}
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	exp := now.Add(time.Minute)
-	if got := g.claim("a", exp, now); got != claimed {
-		t.Fatalf("first use: %v", got)
-	}
-	if got := g.claim("a", exp, now.Add(30*time.Second)); got != replayed {
-		t.Errorf("second use while valid: %v, want replayed", got)
-	}
-	for i := len(g.seen); i < maxReplayIDs; i++ {
-		g.claim(strconv.Itoa(i), exp, now)
-	}
-	if got := g.claim("one more", exp, now); got != guardFull {
-		t.Errorf("claim on a full guard: %v, want guardFull", got)
-	}
-	later := exp.Add(time.Second)
-	if got := g.claim("one more", later.Add(time.Minute), later); got != claimed {
-		t.Errorf("claim once the others expired: %v", got)
-	}
-	if len(g.seen) != 1 {
-		t.Errorf("%d ids kept after they expired, want only the new one", len(g.seen))
-	}
-	g.release("one more")
-	if got := g.claim("one more", later.Add(time.Minute), later); got != claimed {
-		t.Errorf("claim after release: %v", got)
 	}
 }

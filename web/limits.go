@@ -2,13 +2,12 @@ package web
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+
+	"birdcar/sql/ride"
 )
 
 // Body limits by kind of request. fasthttp reads a whole body, up to the
@@ -28,21 +27,19 @@ const (
 )
 
 var (
-	errBusy = &Error{Status: http.StatusServiceUnavailable, Code: "busy",
+	errBusy = &ride.Error{Code: ride.CodeBusy,
 		Message: "BirdCar is handling too many webhooks at once. Try again in a second."}
-	errEncoded = &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_encoding",
+	errEncoded = &ride.Error{Code: ride.CodeUnsupportedEncoding,
 		Message: "Send the body uncompressed: Content-Encoding is not accepted."}
-	errNotUTF8 = &Error{Status: http.StatusBadRequest, Code: "invalid_encoding",
-		Message: "The body is not valid UTF-8."}
 )
 
 // tooLarge reports a body over limit bytes.
-func tooLarge(limit int) *Error {
+func tooLarge(limit int) *ride.Error {
 	size := fmt.Sprintf("%d KiB", limit>>10)
 	if limit%(1<<20) == 0 {
 		size = fmt.Sprintf("%d MiB", limit>>20)
 	}
-	return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+	return &ride.Error{Code: ride.CodeTooLarge,
 		Message: "The request body is larger than " + size + ", the most this address accepts."}
 }
 
@@ -104,36 +101,6 @@ func onlyMethods(methods ...string) fiber.Handler {
 	allow := strings.Join(methods, ", ")
 	return func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderAllow, allow)
-		return &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
-			Message: "This address takes only " + allow + "."}
+		return &ride.Error{Code: ride.CodeMethodNotAllowed, Message: "This address takes only " + allow + "."}
 	}
-}
-
-// plainText reports whether v is valid UTF-8 without control characters
-// (NUL among them, which Postgres refuses in text): what a name or an
-// address may hold.
-func plainText(v string) bool {
-	return utf8.ValidString(v) && !strings.ContainsFunc(v, unicode.IsControl)
-}
-
-// fiberError gives an error Fiber or fasthttp raised (a malformed request,
-// oversized headers or body, often before any handler ran) a message of
-// our own: theirs can quote parser internals and the request's bytes.
-func fiberError(c *fiber.Ctx, fe *fiber.Error) *Error {
-	msg := http.StatusText(fe.Code) + "."
-	switch fe.Code {
-	case http.StatusRequestEntityTooLarge:
-		return tooLarge(bodyLimit(c))
-	case http.StatusNotFound:
-		return errNotFound
-	case http.StatusBadRequest:
-		msg = "The request is not valid HTTP."
-	case http.StatusRequestHeaderFieldsTooLarge:
-		msg = "The request's headers are too large."
-	case http.StatusMethodNotAllowed:
-		msg = "This address does not take this method."
-	case http.StatusRequestTimeout:
-		msg = "The request took too long to arrive."
-	}
-	return &Error{Status: fe.Code, Code: codeForStatus(fe.Code), Message: msg}
 }

@@ -4,16 +4,15 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"birdcar/sql/ride"
+	"birdcar/web/obs"
 )
 
 // localOutcome is the c.Locals key a webhook handler sets to name what it
@@ -24,7 +23,7 @@ const localOutcome = "webhook_outcome"
 // costs the scrape its gauges instead of piling scrapes up.
 const scrapeTimeout = 2 * time.Second
 
-var errMetricsToken = &Error{Status: http.StatusUnauthorized, Code: "unauthorized",
+var errMetricsToken = &ride.Error{Code: ride.CodeUnauthorized,
 	Message: "Send the metrics token as \"Authorization: Bearer <token>\"."}
 
 // webhookOutcomes lists each route's outcomes, so every series exists (at
@@ -35,16 +34,6 @@ var webhookOutcomes = map[string][]string{
 	"status": {"applied", "ignored", "rejected", "error"},
 }
 
-// riverJobStates are the states of River jobs not yet finished, as
-// riverJobCountsSQL lists them: a backlog or a stuck worker shows here.
-var riverJobStates = []string{"available", "scheduled", "retryable", "running"}
-
-// riverJobCountsSQL is plain SQL (River's tables are not in sqlc's schema)
-// with the states written out: passed as a parameter, they keep the planner
-// off River's index on state, and it scans every finished job too.
-const riverJobCountsSQL = `SELECT state::text, count(*) FROM river_job
-WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY state`
-
 var (
 	messagesDesc = prometheus.NewDesc("birdcar_messages",
 		"Messages by status, counted at scrape time.", []string{"status"}, nil)
@@ -54,32 +43,17 @@ var (
 		"Enabled proxy numbers no ride holds now or later.", nil, nil)
 )
 
-// NewMetricsRegistry returns a registry holding the Go runtime and process
-// collectors: one per process, for jobs.NewMetrics and Server.Metrics.
-func NewMetricsRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
-}
-
-// MetricsHandler serves reg in Prometheus' format without any check, for a
-// listener only Prometheus reaches; /metrics on the app wraps the same
-// handler with the token.
-func MetricsHandler(reg *prometheus.Registry) http.Handler {
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-}
-
 // registerMetricsRoutes adds the scrape-time gauges to s.Metrics and mounts
 // /metrics when a token guards it. Without a token this app, which faces
-// MessageBird and the internet, does not serve it: MetricsHandler does, on
-// a listener of its own.
+// MessageBird and the internet, does not serve it: obs.Handler does, on a
+// listener of its own.
 func (s *Server) registerMetricsRoutes() {
 	if s.Metrics == nil {
 		return
 	}
 	s.Metrics.MustRegister(dbCollector{s})
 	if s.MetricsToken != "" {
-		s.app.Get("/metrics", s.requireMetricsToken, adaptor.HTTPHandler(MetricsHandler(s.Metrics)))
+		s.app.Get("/metrics", s.requireMetricsToken, adaptor.HTTPHandler(obs.Handler(s.Metrics)))
 	}
 }
 
@@ -146,7 +120,7 @@ func registerOnce[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 func webhookOutcome(c *fiber.Ctx, err error) string {
 	status := c.Response().StatusCode()
 	if err != nil {
-		status = errorStatus(err)
+		status = errorStatus(c, err)
 	}
 	switch {
 	case status >= 500:
@@ -160,47 +134,22 @@ func webhookOutcome(c *fiber.Ctx, err error) string {
 	return "ignored"
 }
 
-// errorStatus is the status handleError will answer err with.
-func errorStatus(err error) int {
-	var pub *Error
-	var fe *fiber.Error
-	switch {
-	case errors.As(err, &pub):
-		return pub.Status
-	case errors.As(err, &fe):
-		return fe.Code
-	}
-	return http.StatusInternalServerError
-}
-
-// smsOutcome names what recording an inbound SMS did, from whether a route
-// matched and the insert's error (no row: delivered before).
-func smsOutcome(matched bool, insertErr error) string {
-	switch {
-	case errors.Is(insertErr, pgx.ErrNoRows):
-		return "duplicate"
-	case matched:
-		return "forwarded"
-	}
-	return "unmatched"
-}
-
-// callOutcome names a recorded call's outcome for the metric, where
-// "rejected" is a refused request: a call turned away with a Say is
-// "rejected_call".
-func callOutcome(recorded string) string {
-	if recorded == "rejected" {
+// callOutcome names a call's outcome for the metric from where it was put
+// through to: "rejected" is a refused request, so a call turned away with
+// a Say is "rejected_call".
+func callOutcome(transferTo string) string {
+	if transferTo == "" {
 		return "rejected_call"
 	}
-	return recorded
+	return string(ride.CallTransferred)
 }
 
-// reportOutcome names a delivery report's effect from the rows it updated.
-func reportOutcome(updated int64) string {
-	if updated == 0 {
-		return "ignored"
+// reportOutcome names a delivery report's effect.
+func reportOutcome(applied bool) string {
+	if applied {
+		return "applied"
 	}
-	return "applied"
+	return "ignored"
 }
 
 // dbCollector reports the database's state at scrape time. Every web
@@ -219,43 +168,28 @@ func (d dbCollector) Describe(ch chan<- *prometheus.Desc) {
 func (d dbCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(d.s.base, scrapeTimeout)
 	defer cancel()
-	if rows, err := d.s.queries.MessageCountByStatus(ctx); err != nil {
+	rides := d.s.Rides
+	if counts, err := rides.MessagesByStatus(ctx); err != nil {
 		d.failed(ctx, "birdcar_messages", err)
 	} else {
-		for _, r := range rows {
-			ch <- prometheus.MustNewConstMetric(messagesDesc, prometheus.GaugeValue, float64(r.N), r.Status)
+		for status, n := range counts {
+			ch <- prometheus.MustNewConstMetric(messagesDesc, prometheus.GaugeValue, float64(n), string(status))
 		}
 	}
-	if counts, err := d.riverJobCounts(ctx); err != nil {
+	if counts, err := rides.UnfinishedJobs(ctx); err != nil {
 		d.failed(ctx, "birdcar_river_jobs", err)
 	} else {
-		for _, state := range riverJobStates {
+		for _, state := range ride.UnfinishedJobStates {
 			ch <- prometheus.MustNewConstMetric(riverJobsDesc, prometheus.GaugeValue, float64(counts[state]), state)
 		}
 	}
-	if free, _, err := d.s.poolHealth(ctx); err != nil {
+	if pool, err := rides.PoolHealth(ctx); err != nil {
 		d.failed(ctx, "birdcar_pool_free_numbers", err)
 	} else {
-		ch <- prometheus.MustNewConstMetric(poolFreeDesc, prometheus.GaugeValue, float64(free))
+		ch <- prometheus.MustNewConstMetric(poolFreeDesc, prometheus.GaugeValue, float64(pool.Free))
 	}
 }
 
 func (d dbCollector) failed(ctx context.Context, gauge string, err error) {
 	d.s.Logger.WarnContext(ctx, "metrics scrape: gauge left out", "gauge", gauge, "err", err)
-}
-
-// riverJobCounts counts River's unfinished jobs by state.
-func (d dbCollector) riverJobCounts(ctx context.Context) (map[string]int64, error) {
-	rows, err := d.s.DB.Query(ctx, riverJobCountsSQL)
-	if err != nil {
-		return nil, err
-	}
-	counts := map[string]int64{}
-	var state string
-	var n int64
-	_, err = pgx.ForEachRow(rows, []any{&state, &n}, func() error {
-		counts[state] = n
-		return nil
-	})
-	return counts, err
 }

@@ -8,26 +8,27 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"birdcar/sql/db"
+	"birdcar/sql/dbtest"
+	"birdcar/sql/ride"
+	"birdcar/web/obs"
 )
 
 const metricsToken = "metrics-token-0123456789"
 
-// setupMetrics is setup with a registry and, when token is set, /metrics
-// behind it.
-func setupMetrics(t *testing.T, token string) (*testBundle, *prometheus.Registry) {
+// setupMetrics is setup (on conn, nil for a test transaction) with a
+// registry and, when token is set, /metrics behind it.
+func setupMetrics(t *testing.T, conn ride.DB, token string) (*testBundle, *prometheus.Registry) {
 	t.Helper()
-	b := setup(t, nil)
-	reg := NewMetricsRegistry()
+	b := setup(t, conn)
+	reg := obs.NewRegistry()
 	b.srv = NewServer(t.Context(), &Server{
-		DB: b.srv.DB, Logger: b.srv.Logger, Jobs: b.srv.Jobs, DefaultCountry: "NL", GracePeriod: 24 * time.Hour,
-		APITokens: b.srv.APITokens, Now: b.clock.Now, Location: time.UTC, Metrics: reg, MetricsToken: token,
+		Rides: b.Rides, Admin: b.srv.Admin, Logger: b.srv.Logger, APITokens: b.srv.APITokens,
+		PublicURL: b.srv.PublicURL, Metrics: reg, MetricsToken: token,
 	})
 	return b, reg
 }
@@ -68,15 +69,12 @@ func (b *testBundle) scrape(t *testing.T) map[string]float64 {
 
 func TestMetrics_CountWebhooksAndDatabaseState(t *testing.T) {
 	t.Parallel()
-	b, _ := setupMetrics(t, metricsToken)
-	ctx := t.Context()
+	b, _ := setupMetrics(t, nil, metricsToken)
 	f := b.activeRide(t)
 	for _, n := range []string{"+3197000000090", "+3197000000091"} {
-		if _, err := b.q.ProxyNumberCreate(ctx, db.ProxyNumberCreateParams{Number: n, Country: "NL"}); err != nil {
-			t.Fatal(err)
-		}
+		b.Number(t, n, "NL")
 	}
-	notifications := b.messages(t, "kind = 'notification'")
+	notifications := b.rideMessages(t, f.ride, func(m ride.Message) bool { return m.Kind == ride.KindNotification })
 	before := b.scrape(t)
 
 	sms := func(id, from string) int {
@@ -159,11 +157,13 @@ func TestMetrics_CountWebhooksAndDatabaseState(t *testing.T) {
 
 func TestMetrics_DatabaseTroubleIsCountedAndScrapesGoOn(t *testing.T) {
 	t.Parallel()
-	b, _ := setupMetrics(t, metricsToken)
+	tx := dbtest.Tx(t)
+	b, _ := setupMetrics(t, tx, metricsToken)
 	f := b.activeRide(t)
-	// An aborted transaction fails every later query, as an outage would.
-	if _, err := b.srv.DB.Exec(t.Context(), "SELECT 1/0"); err == nil {
-		t.Fatal("division by zero succeeded")
+	// The test's transaction, which the server works on, ends under it:
+	// every later query fails, as in an outage.
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 	q := url.Values{"source": {digits(f.customer.Phone)}, "destination": {digits(f.ride.ProxyNumber)}, "callID": {"c-1"}}
 	if r := b.do(t, httptest.NewRequest("GET", "/webhook-voice?"+q.Encode(), nil)); r.StatusCode != 500 {
@@ -187,7 +187,7 @@ func TestMetrics_DatabaseTroubleIsCountedAndScrapesGoOn(t *testing.T) {
 
 func TestMetrics_TokenGuardsTheRoute(t *testing.T) {
 	t.Parallel()
-	b, _ := setupMetrics(t, metricsToken)
+	b, _ := setupMetrics(t, nil, metricsToken)
 	for _, auth := range []string{"", "Bearer", "Bearer wrong", "Bearer " + metricsToken + "x", metricsToken,
 		"Basic " + metricsToken, "Bearer " + testToken} {
 		req := httptest.NewRequest("GET", "/metrics", nil)
@@ -202,11 +202,11 @@ func TestMetrics_TokenGuardsTheRoute(t *testing.T) {
 
 func TestMetrics_WithoutTokenServedOnlyByMetricsHandler(t *testing.T) {
 	t.Parallel()
-	b, reg := setupMetrics(t, "")
+	b, reg := setupMetrics(t, nil, "")
 	if r := b.do(t, httptest.NewRequest("GET", "/metrics", nil)); r.StatusCode == 200 {
 		t.Errorf("the app serves /metrics without a token")
 	}
-	ts := httptest.NewServer(MetricsHandler(reg))
+	ts := httptest.NewServer(obs.Handler(reg))
 	defer ts.Close()
 	r, err := http.Get(ts.URL)
 	if err != nil {

@@ -9,8 +9,24 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"birdcar/components"
-	"birdcar/sql/db"
+	"birdcar/sql/ride"
 )
+
+// storedNumber reads a pool number back through the domain.
+func (b *testBundle) storedNumber(t *testing.T, number string) ride.Number {
+	t.Helper()
+	nums, err := b.Rides.Numbers(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nums {
+		if n.Number == number {
+			return n
+		}
+	}
+	t.Fatalf("%s is not in the pool", number)
+	return ride.Number{}
+}
 
 func TestNumbers_AddOne(t *testing.T) {
 	t.Parallel()
@@ -51,9 +67,7 @@ func TestNumbers_AddOne(t *testing.T) {
 func TestNumbers_BulkPaste(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	if _, err := b.q.ProxyNumberCreate(t.Context(), db.ProxyNumberCreateParams{Number: "+31612340009", Country: "NL"}); err != nil {
-		t.Fatal(err)
-	}
+	b.Number(t, "+31612340009", "NL")
 	paste := strings.Join([]string{
 		"+31 6 1234 0001",
 		"",
@@ -86,7 +100,7 @@ func TestNumbers_BulkPaste(t *testing.T) {
 	if len(rejects) != 4 {
 		t.Errorf("%d rejects, want 4", len(rejects))
 	}
-	nums, err := b.q.ProxyNumberList(t.Context())
+	nums, err := b.Rides.Numbers(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,14 +124,14 @@ func TestNumbers_BulkPaste(t *testing.T) {
 func TestNumbers_ToggleAndLoad(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	c, d, nums := b.people(t, t.Context(), 2)
-	ride, err := b.createRide(t, c, d)
+	c, d, nums := b.People(t, 2)
+	active, err := b.CreateRide(t, c, d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, doc := b.console(t, "GET", "/numbers", nil, false)
 	doc.Find(sel("number-row")).Each(func(_ int, row *goquery.Selection) {
-		busy := row.Find(sel("number-number")).Text() == ride.ProxyNumber
+		busy := row.Find(sel("number-number")).Text() == active.ProxyNumber
 		load, last := row.Find(sel("number-load")).Text(), strings.TrimSpace(row.Find(sel("number-last-assigned")).Text())
 		if busy && (load != "1" || last != "1 May 2026 12:00") || !busy && (load != "0" || last != "never") {
 			t.Errorf("%s: load %s, last assigned %q", row.Find(sel("number-number")).Text(), load, last)
@@ -134,9 +148,8 @@ func TestNumbers_ToggleAndLoad(t *testing.T) {
 		if got := doc.Find(sel("number-state")).Text(); got != want {
 			t.Errorf("badge %q, want %q", got, want)
 		}
-		n, err := b.q.ProxyNumberGetByNumber(t.Context(), nums[0].Number)
-		if err != nil || n.Enabled != enabled {
-			t.Errorf("stored enabled=%v, want %v (%v)", n.Enabled, enabled, err)
+		if n := b.storedNumber(t, nums[0].Number); n.Enabled != enabled {
+			t.Errorf("stored enabled=%v, want %v", n.Enabled, enabled)
 		}
 	}
 	if r, _ := b.console(t, "POST", "/numbers/999999/enabled", url.Values{"enabled": {"true"}}, true); r.StatusCode != 404 {
@@ -147,14 +160,14 @@ func TestNumbers_ToggleAndLoad(t *testing.T) {
 func TestPool_LowBanner(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	b.srv.PoolLowWatermark = 3
+	b.Rides.PoolLowWatermark = 3
 	ctx := t.Context()
-	c, d, nums := b.people(t, ctx, 3)
+	c, d, nums := b.People(t, 3)
 	health := func(wantFree int, wantLow bool) {
 		t.Helper()
-		free, low, err := b.srv.poolHealth(ctx)
-		if err != nil || free != wantFree || low != wantLow {
-			t.Fatalf("poolHealth: %d %v %v, want %d %v", free, low, err, wantFree, wantLow)
+		h, err := b.Rides.PoolHealth(ctx)
+		if err != nil || h.Free != wantFree || h.Low != wantLow {
+			t.Fatalf("PoolHealth: %d %v %v, want %d %v", h.Free, h.Low, err, wantFree, wantLow)
 		}
 		_, doc := b.console(t, "GET", "/numbers/health", nil, true)
 		if doc.Find(sel("pool-low")).Length() != map[bool]int{true: 1, false: 0}[wantLow] || doc.Find(sel("pool-free")).Text() != itoa(int64(wantFree)) {
@@ -163,7 +176,7 @@ func TestPool_LowBanner(t *testing.T) {
 	}
 	health(3, false)
 
-	ride, err := b.createRide(t, c, d)
+	active, err := b.CreateRide(t, c, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,16 +187,16 @@ func TestPool_LowBanner(t *testing.T) {
 	}
 
 	// A disabled number is not free either.
-	if _, err := b.q.ProxyNumberSetEnabled(ctx, db.ProxyNumberSetEnabledParams{ID: nums[2].ID, Enabled: false, Now: b.clock.Now()}); err != nil {
+	if _, err := b.Rides.SetNumberEnabled(ctx, nums[2].ID, false); err != nil {
 		t.Fatal(err)
 	}
 	health(1, true)
 
 	// An ended ride holds its number through the grace period, then frees it.
-	if _, err := b.srv.endRide(ctx, b.q, ride.ID, "completed"); err != nil {
+	if _, err := b.Rides.EndRide(ctx, active.ID, ride.RideCompleted); err != nil {
 		t.Fatal(err)
 	}
 	health(1, true)
-	b.clock.Advance(b.srv.GracePeriod + time.Second)
+	b.Clock.Advance(b.Rides.GracePeriod + time.Second)
 	health(2, true)
 }

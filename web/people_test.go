@@ -13,7 +13,8 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"birdcar/components"
-	"birdcar/sql/db"
+	"birdcar/sql/dbtest"
+	"birdcar/sql/ride"
 )
 
 // console sends a signed-in console request — as htmx sends it when htmx is
@@ -49,19 +50,15 @@ func (b *testBundle) console(t *testing.T, method, path string, form url.Values,
 }
 
 // countPeople counts a role's rows in the database.
-func (b *testBundle) countPeople(t *testing.T, role components.Role) int {
+func (b *testBundle) countPeople(t *testing.T, role ride.Role) int64 {
 	t.Helper()
-	var n int
-	if err := b.srv.DB.QueryRow(t.Context(), "SELECT count(*) FROM "+string(role)+"s").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return dbtest.Rows(t, b.Rides.DB, string(role)+"s")
 }
 
 func TestPeople_PageAndFragment(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	b.people(t, t.Context(), 0)
+	b.People(t, 0)
 	r, doc := b.console(t, "GET", "/people", nil, false)
 	if r.StatusCode != 200 || doc.Find("title").Text() != "People · BirdCar" {
 		t.Fatalf("GET /people: %d %q", r.StatusCode, doc.Find("title").Text())
@@ -83,12 +80,12 @@ func TestPeople_PageAndFragment(t *testing.T) {
 
 func TestPeople_Add(t *testing.T) {
 	t.Parallel()
-	for _, role := range []components.Role{components.RoleCustomer, components.RoleDriver} {
+	for _, role := range []ride.Role{ride.RoleCustomer, ride.RoleDriver} {
 		t.Run(string(role), func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, nil)
-			b.people(t, t.Context(), 0) // Caitlin +31611111111, Dave +31622222222
-			taken := map[components.Role]string{components.RoleCustomer: "+31611111111", components.RoleDriver: "+31622222222"}[role]
+			b.People(t, 0) // Caitlin +31611111111, Dave +31622222222
+			taken := map[ride.Role]string{ride.RoleCustomer: "+31611111111", ride.RoleDriver: "+31622222222"}[role]
 			for _, tc := range []struct {
 				name, inName, inPhone string
 				status                int
@@ -101,7 +98,7 @@ func TestPeople_Add(t *testing.T) {
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					before := b.countPeople(t, role)
-					r, doc := b.console(t, "POST", role.Path(), url.Values{"name": {tc.inName}, "phone": {tc.inPhone}}, true)
+					r, doc := b.console(t, "POST", components.PeoplePath(role), url.Values{"name": {tc.inName}, "phone": {tc.inPhone}}, true)
 					if r.StatusCode != tc.status {
 						t.Fatalf("status %d, want %d", r.StatusCode, tc.status)
 					}
@@ -117,7 +114,7 @@ func TestPeople_Add(t *testing.T) {
 				})
 			}
 
-			r, doc := b.console(t, "POST", role.Path(), url.Values{"name": {" Ann "}, "phone": {"06 1234 5678"}}, true)
+			r, doc := b.console(t, "POST", components.PeoplePath(role), url.Values{"name": {" Ann "}, "phone": {"06 1234 5678"}}, true)
 			if r.StatusCode != 200 {
 				t.Fatalf("valid add: %d", r.StatusCode)
 			}
@@ -155,7 +152,7 @@ func TestPeople_AddWithoutHTMXRedirects(t *testing.T) {
 func TestPeople_Edit(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	c, _, _ := b.people(t, t.Context(), 0)
+	c, _, _ := b.People(t, 0)
 	path := "/people/customers/" + itoa(c.ID)
 
 	r, doc := b.console(t, "GET", path+"/edit", nil, true)
@@ -181,7 +178,7 @@ func TestPeople_Edit(t *testing.T) {
 	if got := doc.Find(sel("customer-name")).Text() + " " + doc.Find(sel("customer-phone")).Text(); got != "Caitlin B +31633333333" {
 		t.Errorf("saved row shows %q", got)
 	}
-	got, err := b.q.CustomerGet(t.Context(), c.ID)
+	got, err := b.Rides.Person(t.Context(), ride.RoleCustomer, c.ID)
 	if err != nil || got.Name != "Caitlin B" || got.Phone != "+31633333333" {
 		t.Errorf("stored %+v, %v", got, err)
 	}
@@ -198,10 +195,8 @@ func TestPeople_Edit(t *testing.T) {
 func TestPeople_EditDuplicatePhone(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	c, _, _ := b.people(t, t.Context(), 0)
-	if _, err := b.q.CustomerCreate(t.Context(), db.CustomerCreateParams{Name: "Ann", Phone: "+31612345678"}); err != nil {
-		t.Fatal(err)
-	}
+	c, _, _ := b.People(t, 0)
+	b.Person(t, ride.RoleCustomer, "Ann", "+31612345678")
 	r, doc := b.console(t, "POST", "/people/customers/"+itoa(c.ID), url.Values{"name": {"Caitlin"}, "phone": {"+31612345678"}}, true)
 	if r.StatusCode != 409 || !strings.Contains(doc.Find(sel("customer-edit-phone-error")).Text(), "already exists") {
 		t.Errorf("duplicate on edit: %d %q", r.StatusCode, doc.Find(sel("customer-edit-phone-error")).Text())
@@ -212,8 +207,8 @@ func TestPeople_Delete(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := t.Context()
-	c, d, _ := b.people(t, ctx, 1)
-	ride, err := b.createRide(t, c, d)
+	c, d, _ := b.People(t, 1)
+	active, err := b.CreateRide(t, c, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,29 +223,26 @@ func TestPeople_Delete(t *testing.T) {
 		}
 	}
 	customerPath := "/people/customers/" + itoa(c.ID) + "/delete"
-	refused(t, customerPath, "Caitlin has an active ride (#"+itoa(ride.ID)+")")
+	refused(t, customerPath, "Caitlin has an active ride (#"+itoa(active.ID)+")")
 	refused(t, "/people/drivers/"+itoa(d.ID)+"/delete", "Dave has an active ride")
 
-	if _, err := b.srv.endRide(ctx, b.q, ride.ID, "completed"); err != nil {
+	if _, err := b.Rides.EndRide(ctx, active.ID, ride.RideCompleted); err != nil {
 		t.Fatal(err)
 	}
-	refused(t, customerPath, "Caitlin has a ride in its grace period (#"+itoa(ride.ID)+", routing until 2 May 12:00)")
-	b.clock.Advance(25 * time.Hour)
-	refused(t, customerPath, "Caitlin has ride history (#"+itoa(ride.ID)+")")
-	if n := b.countPeople(t, components.RoleCustomer); n != 1 {
+	refused(t, customerPath, "Caitlin has a ride in its grace period (#"+itoa(active.ID)+", routing until 2 May 12:00)")
+	b.Clock.Advance(25 * time.Hour)
+	refused(t, customerPath, "Caitlin has ride history (#"+itoa(active.ID)+")")
+	if n := b.countPeople(t, ride.RoleCustomer); n != 1 {
 		t.Errorf("%d customers after refusals", n)
 	}
 
 	// Someone without rides goes, and their row with them.
-	other, err := b.q.DriverCreate(ctx, dbDriver("Eve", "+31644444444"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := b.Person(t, ride.RoleDriver, "Eve", "+31644444444")
 	r, doc := b.console(t, "POST", "/people/drivers/"+itoa(other.ID)+"/delete", url.Values{}, true)
 	if r.StatusCode != 200 || doc.Find("tr").Length() != 0 {
 		t.Fatalf("delete: %d", r.StatusCode)
 	}
-	if n := b.countPeople(t, components.RoleDriver); n != 1 {
+	if n := b.countPeople(t, ride.RoleDriver); n != 1 {
 		t.Errorf("%d drivers after deleting Eve, want 1", n)
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -8,8 +9,9 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/riverqueue/river/rivertype"
 
-	"birdcar/sql/db"
+	"birdcar/sql/ride"
 )
 
 // consolePost submits a console form through htmx, signed in.
@@ -26,10 +28,17 @@ func (b *testBundle) consolePost(t *testing.T, path string, form url.Values) (in
 	return r.StatusCode, doc
 }
 
+// failingSender fails every send it is given with err.
+type failingSender struct{ err *ride.SendError }
+
+func (s failingSender) Send(context.Context, ride.OutboundSMS) (ride.SendResult, error) {
+	return ride.SendResult{}, s.err
+}
+
 func TestRidesPage_CreateValidatesInPlace(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil).withAdmin(t)
-	c, d, nums := b.people(t, t.Context(), 1)
+	c, d, nums := b.People(t, 1)
 	form := func(mut func(url.Values)) url.Values {
 		v := url.Values{"customer_id": {itoa(c.ID)}, "driver_id": {itoa(d.ID)}, "start": {"Dam 1"},
 			"destination": {"Schiphol"}, "pickup_at": {"2026-05-01T14:30"}}
@@ -68,20 +77,17 @@ func TestRidesPage_FiltersAndSearch(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil).withAdmin(t)
 	ctx := t.Context()
-	c, d, _ := b.people(t, ctx, 2)
-	active, err := b.createRide(t, c, d)
+	c, d, _ := b.People(t, 2)
+	active, err := b.CreateRide(t, c, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := b.q.CustomerCreate(ctx, db.CustomerCreateParams{Name: "Zed Zebra", Phone: "+31655555555"})
+	other := b.Person(t, ride.RoleCustomer, "Zed Zebra", "+31655555555")
+	ended, err := b.CreateRide(t, other, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ended, err := b.createRide(t, other, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.srv.endRide(ctx, b.q, ended.ID, "completed"); err != nil {
+	if _, err := b.Rides.EndRide(ctx, ended.ID, ride.RideCompleted); err != nil {
 		t.Fatal(err)
 	}
 	ids := func(path string) []string {
@@ -101,7 +107,7 @@ func TestRidesPage_FiltersAndSearch(t *testing.T) {
 	if got := ids("/rides/list?status=ended"); len(got) != 0 {
 		t.Errorf("ended (past grace): %v, want none yet", got)
 	}
-	b.clock.Advance(25 * time.Hour)
+	b.Clock.Advance(25 * time.Hour)
 	if got := ids("/rides/list?status=ended"); len(got) != 1 || got[0] != itoa(ended.ID) {
 		t.Errorf("ended after the grace period: %v, want [%d]", got, ended.ID)
 	}
@@ -128,15 +134,22 @@ func TestRideDetail_EndExtendAndTimeline(t *testing.T) {
 	if status != 200 || doc.Find(sel("ride-status")).Text() != "completed, in grace" {
 		t.Errorf("end: %d %q", status, doc.Find(sel("ride-status")).Text())
 	}
-	before, _ := b.q.RideGet(t.Context(), f.ride.ID)
-	status, _ = b.consolePost(t, "/rides/"+itoa(f.ride.ID)+"/extend", url.Values{"hours": {"24"}})
-	after, _ := b.q.RideGet(t.Context(), f.ride.ID)
-	if status != 200 || !after.ExpiresAt.Equal(before.ExpiresAt.Add(24*time.Hour)) {
-		t.Errorf("extend: %d, expiry %v → %v", status, before.ExpiresAt, after.ExpiresAt)
+	before, err := b.Rides.Ride(t.Context(), f.ride.ID)
+	if err != nil || before.ExpiresAt == nil {
+		t.Fatalf("ended ride: %+v, %v", before, err)
 	}
-	route, err := b.q.RouteFind(t.Context(), db.RouteFindParams{ProxyNumber: f.ride.ProxyNumber, CallerPhone: f.customer.Phone, Now: b.clock.Now().Add(40 * time.Hour)})
-	if err != nil || route.RideID != f.ride.ID {
-		t.Errorf("after extending, the number should still route 40 h on: %v", err)
+	status, _ = b.consolePost(t, "/rides/"+itoa(f.ride.ID)+"/extend", url.Values{"hours": {"24"}})
+	after, err := b.Rides.Ride(t.Context(), f.ride.ID)
+	if err != nil || status != 200 || after.ExpiresAt == nil || !after.ExpiresAt.Equal(before.ExpiresAt.Add(24*time.Hour)) {
+		t.Errorf("extend: %d, expiry %v → %v (%v)", status, before.ExpiresAt, after.ExpiresAt, err)
+	}
+	// 40 h on (past the first 24 h of grace), the customer's call still
+	// reaches the driver through the ride's number.
+	b.Clock.Advance(40 * time.Hour)
+	to, err := b.Rides.RouteCall(t.Context(), ride.InboundCall{CallID: "call-40h", Source: digits(f.customer.Phone),
+		Destination: digits(f.ride.ProxyNumber), Caller: f.customer.Phone, Proxy: f.ride.ProxyNumber})
+	if err != nil || to != f.driver.Phone {
+		t.Errorf("after extending, the number should still route 40 h on: transfer to %q, %v", to, err)
 	}
 }
 
@@ -145,33 +158,45 @@ func TestSendsPage_RetryAndCancel(t *testing.T) {
 	b := setup(t, nil).withAdmin(t)
 	ctx := t.Context()
 	f := b.activeRide(t)
-	msgs, err := b.q.MessageListByRide(ctx, &f.ride.ID)
-	if err != nil {
-		t.Fatal(err)
+	msgs := b.rideMessages(t, f.ride, nil) // the notifications, in the order written
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want the two notifications", len(msgs))
 	}
+	// One send fails for good, the other waits for a retry.
 	reason := "MessageBird rejected the message: no (correct) recipients found"
-	if err := b.q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: msgs[0].ID, LastError: &reason}); err != nil {
-		t.Fatal(err)
+	rejected := failingSender{&ride.SendError{Failure: ride.FailureRejected, Reason: reason}}
+	if got, _ := b.Rides.Deliver(ctx, rejected, msgs[0].ID, 1, 5); got != ride.DeliveryFailed {
+		t.Fatalf("rejected send: %s, want failed", got)
 	}
 	retrying := "MessageBird unavailable (server error)"
-	if err := b.q.MessageMarkRetrying(ctx, db.MessageMarkRetryingParams{ID: msgs[1].ID, LastError: &retrying}); err != nil {
-		t.Fatal(err)
+	unavailable := failingSender{&ride.SendError{Failure: ride.FailureServer, Reason: retrying}}
+	if got, _ := b.Rides.Deliver(ctx, unavailable, msgs[1].ID, 1, 5); got != ride.DeliveryRetry {
+		t.Fatalf("unavailable send: %s, want retry", got)
+	}
+	stored := func(id int64) ride.Message {
+		t.Helper()
+		for _, m := range b.rideMessages(t, f.ride, nil) {
+			if m.ID == id {
+				return m
+			}
+		}
+		t.Fatalf("message %d is gone", id)
+		return ride.Message{}
 	}
 	_, doc := page(t, b, "/sends", false)
 	if n := doc.Find(sel("send-row")).Length(); n != 2 || !strings.Contains(doc.Find(sel("sends")).Text(), reason) {
 		t.Fatalf("sends page: %d rows; want both with their errors", n)
 	}
 	status, doc := b.consolePost(t, "/sends/"+itoa(msgs[0].ID)+"/retry", nil)
-	if m, _ := b.q.MessageGet(ctx, msgs[0].ID); status != 200 || m.Status != "queued" || doc.Find(sel("sends-message")).Text() == "" {
+	if m := stored(msgs[0].ID); status != 200 || m.Status != "queued" || doc.Find(sel("sends-message")).Text() == "" {
 		t.Errorf("retry failed send: %d, status %s", status, m.Status)
 	}
 	status, _ = b.consolePost(t, "/sends/"+itoa(msgs[1].ID)+"/cancel", nil)
-	if m, _ := b.q.MessageGet(ctx, msgs[1].ID); status != 200 || m.Status != "failed" || !strings.Contains(*m.LastError, "cancelled by an operator") {
+	if m := stored(msgs[1].ID); status != 200 || m.Status != "failed" || m.LastError == nil || !strings.Contains(*m.LastError, "cancelled by an operator") {
 		t.Errorf("cancel: %d, status %s", status, m.Status)
 	}
-	var jobs int
-	if err := b.srv.DB.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'send_sms' AND state = 'cancelled'").Scan(&jobs); err != nil || jobs != 1 {
-		t.Errorf("cancelled jobs = %d, %v; want the cancelled message's job", jobs, err)
+	if jobs := len(b.listSendJobs(t, rivertype.JobStateCancelled)); jobs != 1 {
+		t.Errorf("cancelled jobs = %d; want the cancelled message's job", jobs)
 	}
 }
 
@@ -180,7 +205,9 @@ func TestSimulator_SMSAndCallThroughTheWebhooks(t *testing.T) {
 	b := setup(t, nil).withAdmin(t)
 	const key = "simulator-signing-key"
 	b.srv.useSigningKey(key) // the simulator signs as MessageBird does
-	b.srv.PublicURL = "https://birdcar.example.com"
+	// Behind a proxy that serves BirdCar under a path: signatures cover
+	// it, the app's own routes do not have it.
+	b.srv.PublicURL = "https://birdcar.example.com/birdcar"
 	f := b.activeRide(t)
 	status, doc := b.consolePost(t, "/simulator", url.Values{"ride_id": {itoa(f.ride.ID)}, "as": {"customer"}, "text": {"hello 🚕"}, "action": {"sms"}})
 	if status != 200 || !strings.Contains(doc.Find(sel("sim-forward")).Text(), f.driver.Phone) {

@@ -7,36 +7,27 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/jackc/pgx/v5"
-	"github.com/messagebird/go-rest-api/v9/signature_jwt"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/riverqueue/river"
 
-	"birdcar/sql/db"
+	"birdcar/jobs/messagebird"
+	"birdcar/sql/admin"
+	"birdcar/sql/ride"
+	"birdcar/web/obs"
 )
-
-// DB is what handlers need from the database: both *pgxpool.Pool and pgx.Tx
-// satisfy it, so a test can hand the server a transaction.
-type DB interface {
-	db.DBTX
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
 
 // Server holds the dependencies every handler shares.
 type Server struct {
-	DB      DB
+	// Rides applies BirdCar's rules: every handler asks it.
+	Rides *ride.Service
+	// Admin checks the console's credentials and keeps its sessions.
+	Admin   *admin.Service
 	Logger  *slog.Logger
 	Sandbox bool // no MessageBird key: messages are recorded, not sent
-	// Jobs enqueues sends in the transactions that write messages.
-	Jobs *river.Client[pgx.Tx]
-	// DefaultCountry (ISO code) reads national numbers and breaks ties in assignment.
-	DefaultCountry string
-	// GracePeriod is how long an ended ride's number keeps routing.
-	GracePeriod time.Duration
 	// APITokens are the bearer tokens the JSON API accepts; none turns it off.
 	APITokens []string
 	// SigningKey is MessageBird's webhook signing key; "" accepts unsigned
@@ -45,27 +36,16 @@ type Server struct {
 	// PublicURL is where MessageBird reaches this server (scheme and host):
 	// signatures cover it.
 	PublicURL string
-	// CallLog records answered calls in batches; nil writes each at once.
-	CallLog *CallLog
-	// AdminUser and AdminPasswordHash guard the console (bcrypt hash).
-	AdminUser         string
-	AdminPasswordHash []byte
 	// SecureCookies marks the session cookie Secure (PUBLIC_URL is https).
 	SecureCookies bool
-	// PoolLowWatermark: fewer free numbers than this shows a warning.
-	PoolLowWatermark int
 	// RiverUI serves River's own UI under /riverui; nil leaves it out.
 	RiverUI http.Handler
 	// Metrics is the process's registry, fed by the webhooks and by
 	// database gauges counted at scrape time; nil measures nothing.
 	Metrics *prometheus.Registry
 	// MetricsToken guards /metrics here (Bearer); "" leaves /metrics out of
-	// this app, for MetricsHandler on a private listener.
+	// this app, for obs.Handler on a private listener.
 	MetricsToken string
-	// Now is the clock (tests control it); nil means time.Now.
-	Now func() time.Time
-	// Location is the time zone of texts and pages; nil means time.Local.
-	Location *time.Location
 	// WorkersRunning reports whether this process's River workers run, for
 	// /readyz; nil (a web-only process) leaves the check out.
 	WorkersRunning func() bool
@@ -73,13 +53,13 @@ type Server struct {
 	// briefly, then get a 503 (MessageBird retries). 0 means 64.
 	WebhookConcurrency int
 
-	app     *fiber.App
-	queries *db.Queries
+	app *fiber.App
 	// base is cancelled at shutdown; request contexts derive from it.
-	base       context.Context
-	signatures *signature_jwt.Validator
-	// replays holds the admitted signatures' ids until they expire.
-	replays *replayGuard
+	base context.Context
+	// verifier checks webhook signatures; nil when there is no key.
+	verifier *messagebird.Verifier
+	// inbound reads MessageBird's webhooks.
+	inbound messagebird.Reader
 	// webhookSlots is the semaphore behind WebhookConcurrency.
 	webhookSlots chan struct{}
 }
@@ -88,7 +68,7 @@ type Server struct {
 // work: cancelling it aborts in-flight database calls at shutdown.
 func NewServer(ctx context.Context, s *Server) *Server {
 	s.base = ctx
-	s.queries = db.New(s.DB)
+	s.inbound = messagebird.Reader{DefaultCountry: s.Rides.DefaultCountry}
 	s.useSigningKey(s.SigningKey)
 	if s.Logger == nil {
 		s.Logger = slog.Default()
@@ -113,7 +93,7 @@ func NewServer(ctx context.Context, s *Server) *Server {
 	// before the login check is reached.
 	s.registerAuthRoutes()
 	s.app.Use(s.requireLogin, s.checkCSRF)
-	s.registerDashboardRoutes()
+	s.registerOverviewRoutes()
 	s.registerRideRoutes()
 	s.registerPeopleRoutes()
 	s.registerNumberRoutes()
@@ -142,4 +122,33 @@ func (s *Server) Shutdown(timeout time.Duration) error {
 func (s *Server) withUserContext(c *fiber.Ctx) error {
 	c.SetUserContext(s.base)
 	return c.Next()
+}
+
+// requestIDHeader carries the request id both ways, so a proxy's or a
+// client's id ties their logs to ours.
+const requestIDHeader = "X-Request-Id"
+
+// requestID takes X-Request-Id or makes one, returns it, and puts it in
+// the request's context for every log line. It must run after
+// withUserContext, which replaces the context.
+func (s *Server) requestID(c *fiber.Ctx) error {
+	id := c.Get(requestIDHeader)
+	if obs.ValidRequestID(id) {
+		// Fiber's strings point into a buffer reused after the request;
+		// the context may outlive it.
+		id = strings.Clone(id)
+	} else {
+		id = obs.NewRequestID()
+	}
+	c.Set(requestIDHeader, id)
+	c.SetUserContext(obs.WithRequestID(c.UserContext(), id))
+	return c.Next()
+}
+
+// useSigningKey turns webhook signature checks on (a non-empty key) or off.
+func (s *Server) useSigningKey(key string) {
+	s.SigningKey, s.verifier = key, nil
+	if key != "" {
+		s.verifier = messagebird.NewVerifier(key)
+	}
 }

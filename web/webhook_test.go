@@ -12,21 +12,25 @@ import (
 	"testing"
 	"time"
 
-	"birdcar/sql/db"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"birdcar/jobs/messagebird"
 	"birdcar/sql/dbtest"
+	"birdcar/sql/ride"
 )
 
 // rideFixture is an active ride between a customer and a driver.
 type rideFixture struct {
-	customer db.Customer
-	driver   db.Driver
-	ride     db.RideGetRow
+	customer ride.Person
+	driver   ride.Person
+	ride     ride.Ride
 }
 
 func (b *testBundle) activeRide(t testing.TB) rideFixture {
 	t.Helper()
-	c, d, _ := b.people(t, t.Context(), 1)
-	r, err := b.createRide(t, c, d)
+	c, d, _ := b.People(t, 1)
+	r, err := b.CreateRide(t, c, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,22 +47,49 @@ func (b *testBundle) smsForm(t *testing.T, v url.Values) *http.Response {
 	return b.do(t, req)
 }
 
-func (b *testBundle) messages(t *testing.T, where string, args ...any) []db.Message {
+// rideMessages lists the messages of r's ride, oldest first, as its
+// timeline shows them (only those the ride's routes matched) and keep
+// admits them; a nil keep admits all.
+func (b *testBundle) rideMessages(t testing.TB, r ride.Ride, keep func(ride.Message) bool) []ride.Message {
 	t.Helper()
-	rows, err := b.srv.DB.Query(t.Context(), "SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, forward_of FROM messages WHERE "+where+" ORDER BY id", args...)
+	events, err := b.Rides.Timeline(t.Context(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var out []db.Message
-	for rows.Next() {
-		var m db.Message
-		if err := rows.Scan(&m.ID, &m.RideID, &m.Direction, &m.Kind, &m.Originator, &m.Recipient, &m.Body, &m.Status, &m.ReceivedID, &m.ForwardOf); err != nil {
-			t.Fatal(err)
+	var out []ride.Message
+	for _, ev := range events {
+		if m := ev.Message; m != nil && m.RideID != nil && *m.RideID == r.ID && (keep == nil || keep(*m)) {
+			out = append(out, *m)
 		}
-		out = append(out, m)
 	}
 	return out
+}
+
+// unmatched lists the texts and the calls no route matched, newest first.
+func (b *testBundle) unmatched(t testing.TB) ([]ride.Message, []ride.Call) {
+	t.Helper()
+	o, err := b.Rides.Overview(t.Context(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.UnmatchedTexts, o.UnmatchedCalls
+}
+
+// inbound lists every text BirdCar received while f's ride is the only
+// one: those routed to the ride, oldest first, then those no route
+// matched, newest first.
+func (b *testBundle) inbound(t testing.TB, f rideFixture) []ride.Message {
+	t.Helper()
+	in := b.rideMessages(t, f.ride, func(m ride.Message) bool { return m.Direction == ride.Inbound })
+	texts, _ := b.unmatched(t)
+	return append(in, texts...)
+}
+
+// forwards lists the forwards of f's ride, oldest first, that keep admits
+// (nil: all). Every forward belongs to a ride.
+func (b *testBundle) forwards(t testing.TB, f rideFixture, keep func(ride.Message) bool) []ride.Message {
+	t.Helper()
+	return b.rideMessages(t, f.ride, func(m ride.Message) bool { return m.Kind == ride.KindForward && (keep == nil || keep(m)) })
 }
 
 func TestWebhookSMS_ForwardsToTheOtherParty(t *testing.T) {
@@ -71,15 +102,18 @@ func TestWebhookSMS_ForwardsToTheOtherParty(t *testing.T) {
 	if r.StatusCode != 200 {
 		t.Fatalf("webhook: %d", r.StatusCode)
 	}
-	in := b.messages(t, "direction = 'inbound'")
-	if len(in) != 1 || in[0].Status != "received" || in[0].RideID == nil || *in[0].RideID != f.ride.ID ||
-		in[0].Originator != f.customer.Phone || *in[0].ReceivedID != "mb-1" || in[0].Body != text {
+	in := b.inbound(t, f)
+	if len(in) != 1 || in[0].Status != ride.StatusReceived || in[0].RideID == nil || *in[0].RideID != f.ride.ID ||
+		in[0].Originator != f.customer.Phone || in[0].ReceivedID == nil || *in[0].ReceivedID != "mb-1" || in[0].Body != text {
 		t.Fatalf("inbound = %+v", in)
 	}
-	fwd := b.messages(t, "kind = 'forward'")
+	fwd := b.forwards(t, f, nil)
 	if len(fwd) != 1 || fwd[0].Recipient != f.driver.Phone || fwd[0].Originator != f.ride.ProxyNumber ||
-		fwd[0].Body != text || fwd[0].Status != "queued" || *fwd[0].ForwardOf != in[0].ID {
+		fwd[0].Body != text || fwd[0].Status != ride.StatusQueued || fwd[0].ForwardOf == nil || *fwd[0].ForwardOf != in[0].ID {
 		t.Fatalf("forward = %+v", fwd)
+	}
+	if of, err := b.Rides.ForwardOf(t.Context(), "mb-1"); err != nil || of == nil || of.ID != fwd[0].ID {
+		t.Errorf("ForwardOf(mb-1) = %+v, %v; want the forward %d", of, err, fwd[0].ID)
 	}
 
 	// The driver answers, in JSON with the alias names and numbers as numbers.
@@ -89,7 +123,7 @@ func TestWebhookSMS_ForwardsToTheOtherParty(t *testing.T) {
 	if r := b.do(t, req); r.StatusCode != 200 {
 		t.Fatalf("JSON webhook: %d", r.StatusCode)
 	}
-	back := b.messages(t, "kind = 'forward' AND recipient = $1", f.customer.Phone)
+	back := b.forwards(t, f, func(m ride.Message) bool { return m.Recipient == f.customer.Phone })
 	if len(back) != 1 || back[0].Body != "On my way" || back[0].Originator != f.ride.ProxyNumber {
 		t.Errorf("forward to customer = %+v", back)
 	}
@@ -103,12 +137,15 @@ func TestWebhookSMS_UnmatchedIsRecordedNotSent(t *testing.T) {
 	if r.StatusCode != 200 {
 		t.Fatalf("webhook: %d", r.StatusCode)
 	}
-	in := b.messages(t, "direction = 'inbound'")
-	if len(in) != 1 || in[0].Status != "unmatched" || in[0].RideID != nil {
+	in := b.inbound(t, f)
+	if len(in) != 1 || in[0].Status != ride.StatusUnmatched || in[0].RideID != nil {
 		t.Errorf("inbound = %+v, want one unmatched", in)
 	}
-	if out := b.messages(t, "kind = 'forward'"); len(out) != 0 {
+	if out := b.forwards(t, f, nil); len(out) != 0 {
 		t.Errorf("forwards = %+v, want none", out)
+	}
+	if of, err := b.Rides.ForwardOf(t.Context(), "mb-x"); err != nil || of != nil {
+		t.Errorf("ForwardOf(mb-x) = %+v, %v; want none", of, err)
 	}
 }
 
@@ -155,7 +192,7 @@ func TestWebhookSMS_BadInput(t *testing.T) {
 			t.Errorf("%s: answer %q, want a clear message", tc.name, msg)
 		}
 	}
-	if in := b.messages(t, "direction = 'inbound'"); len(in) != 0 {
+	if in := b.inbound(t, f); len(in) != 0 {
 		t.Errorf("recorded %d inbound messages from bad requests, want 0", len(in))
 	}
 }
@@ -187,20 +224,43 @@ func TestWebhookSMS_SameIDTenTimesConcurrentlyForwardsOnce(t *testing.T) {
 			t.Errorf("delivery %d: %d, want 200", i, c)
 		}
 	}
-	if in := b.messages(t, "direction = 'inbound'"); len(in) != 1 {
+	if in := b.inbound(t, f); len(in) != 1 {
 		t.Errorf("inbound rows = %d, want 1", len(in))
 	}
-	var fwd, jobs int
-	if err := pool.QueryRow(t.Context(), "SELECT (SELECT count(*) FROM messages WHERE kind = 'forward'), (SELECT count(*) FROM river_job WHERE kind = 'send_sms')").Scan(&fwd, &jobs); err != nil {
+	// River's own view of the queue: the database holds the jobs.
+	queue, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if fwd != 1 || jobs != 3 { // the forward, plus the ride's two notifications
-		t.Errorf("forwards = %d, send jobs = %d; want 1 and 3", fwd, jobs)
+	jobs, err := queue.JobList(t.Context(), river.NewJobListParams().Kinds(ride.SendArgs{}.Kind()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fwd := len(b.forwards(t, f, nil)); fwd != 1 || len(jobs.Jobs) != 3 { // the forward, plus the ride's two notifications
+		t.Errorf("forwards = %d, send jobs = %d; want 1 and 3", fwd, len(jobs.Jobs))
 	}
 }
 
+// voiceTransfer and voiceSay are the voice webhook's two answers, as
+// MessageBird reads them.
+type voiceTransfer struct {
+	XMLName     xml.Name `xml:"Transfer"`
+	Destination string   `xml:"destination,attr"`
+	Mask        bool     `xml:"mask,attr"`
+}
+
+type voiceSay struct {
+	XMLName  xml.Name `xml:"Say"`
+	Language string   `xml:"language,attr"`
+	Voice    string   `xml:"voice,attr"`
+	Text     string   `xml:",chardata"`
+}
+
+// notIdentified is what a caller no ride connects hears.
+const notIdentified = "Sorry, we cannot identify your transaction. Make sure you call in from the number you registered."
+
 // voice asks the voice webhook and parses its XML answer.
-func (b *testBundle) voice(t *testing.T, source, destination string) (transfer *transferXML, say *sayXML) {
+func (b *testBundle) voice(t *testing.T, source, destination string) (transfer *voiceTransfer, say *voiceSay) {
 	t.Helper()
 	q := url.Values{"source": {source}, "destination": {destination}, "callID": {"call-1"}}
 	r := b.do(t, httptest.NewRequest("GET", "/webhook-voice?"+q.Encode(), nil))
@@ -217,7 +277,7 @@ func (b *testBundle) voice(t *testing.T, source, destination string) (transfer *
 	}
 	switch probe.XMLName.Local {
 	case "Transfer":
-		transfer = &transferXML{}
+		transfer = &voiceTransfer{}
 		if err := xml.Unmarshal(body, transfer); err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +285,7 @@ func (b *testBundle) voice(t *testing.T, source, destination string) (transfer *
 			t.Errorf("transfer without mask: %s", body)
 		}
 	case "Say":
-		say = &sayXML{}
+		say = &voiceSay{}
 		if err := xml.Unmarshal(body, say); err != nil {
 			t.Fatal(err)
 		}
@@ -257,18 +317,30 @@ func TestWebhookVoice(t *testing.T) {
 	}
 
 	var transferred, rejected int
-	if err := b.srv.DB.QueryRow(t.Context(), "SELECT count(*) FILTER (WHERE outcome = 'transferred' AND ride_id = $1), count(*) FILTER (WHERE outcome = 'rejected' AND ride_id IS NULL) FROM calls", f.ride.ID).Scan(&transferred, &rejected); err != nil {
+	events, err := b.Rides.Timeline(t.Context(), f.ride)
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, ev := range events {
+		if c := ev.Call; c != nil && c.Outcome == ride.CallTransferred && c.RideID != nil && *c.RideID == f.ride.ID {
+			transferred++
+		}
+	}
+	_, calls := b.unmatched(t)
+	for _, c := range calls {
+		if c.Outcome == ride.CallRejected && c.RideID == nil {
+			rejected++
+		}
 	}
 	if transferred != 2 || rejected != 8 {
 		t.Errorf("calls recorded: %d transferred, %d rejected; want 2 and 8", transferred, rejected)
 	}
 
 	// After the grace period the number no longer connects them.
-	if _, err := b.srv.endRide(t.Context(), b.q, f.ride.ID, "completed"); err != nil {
+	if _, err := b.Rides.EndRide(t.Context(), f.ride.ID, ride.RideCompleted); err != nil {
 		t.Fatal(err)
 	}
-	b.clock.Advance(25 * time.Hour)
+	b.Clock.Advance(25 * time.Hour)
 	if _, say := b.voice(t, digits(f.customer.Phone), proxy); say == nil {
 		t.Error("call after the grace period should get the apology")
 	}
@@ -278,9 +350,9 @@ func TestWebhookStatus(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	f := b.activeRide(t)
-	msgs, err := b.q.MessageListByRide(t.Context(), &f.ride.ID)
-	if err != nil || len(msgs) != 2 {
-		t.Fatalf("notifications: %v %v", msgs, err)
+	msgs := b.rideMessages(t, f.ride, nil)
+	if len(msgs) != 2 {
+		t.Fatalf("notifications: %+v", msgs)
 	}
 	id := msgs[0].ID
 	report := func(method, status, at string) {
@@ -297,23 +369,23 @@ func TestWebhookStatus(t *testing.T) {
 			t.Fatalf("report %s: %d", status, r.StatusCode)
 		}
 	}
-	get := func() db.Message {
-		m, err := b.q.MessageGet(t.Context(), id)
-		if err != nil {
-			t.Fatal(err)
+	get := func() ride.Message {
+		m := b.rideMessages(t, f.ride, func(m ride.Message) bool { return m.ID == id })
+		if len(m) != 1 {
+			t.Fatalf("message %d: %+v", id, m)
 		}
-		return m
+		return m[0]
 	}
 	report("GET", "delivered", "2026-05-01T12:00:05+00:00")
-	if m := get(); m.Status != "delivered" || m.ProviderID == nil || *m.ProviderID != "mb-out-1" {
+	if m := get(); m.Status != ride.StatusDelivered || m.ProviderID == nil || *m.ProviderID != "mb-out-1" {
 		t.Errorf("after delivered: %+v", m)
 	}
 	report("POST", "sent", "2026-05-01T12:00:01+00:00") // older: ignored
-	if m := get(); m.Status != "delivered" {
+	if m := get(); m.Status != ride.StatusDelivered {
 		t.Errorf("an older report overwrote the status: %s", m.Status)
 	}
 	report("POST", "delivery_failed", "2026-05-01T12:00:09+00:00")
-	if m := get(); m.Status != "failed" || m.LastError == nil || !strings.Contains(*m.LastError, "unknown subscriber") {
+	if m := get(); m.Status != ride.StatusFailed || m.LastError == nil || !strings.Contains(*m.LastError, "unknown subscriber") {
 		t.Errorf("after delivery_failed: %+v", m)
 	}
 	// Unknown reference and garbage are acknowledged and ignored.
@@ -322,7 +394,7 @@ func TestWebhookStatus(t *testing.T) {
 			t.Errorf("%s: %d, want 200", q, r.StatusCode)
 		}
 	}
-	if m := get(); m.Status != "failed" {
+	if m := get(); m.Status != ride.StatusFailed {
 		t.Errorf("ignored reports changed the status to %s", m.Status)
 	}
 }
@@ -342,13 +414,13 @@ func TestWebhook_Signatures(t *testing.T) {
 		req := httptest.NewRequest("POST", "/webhook", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if token != "" {
-			req.Header.Set(signatureHeader, token)
+			req.Header.Set(messagebird.SignatureHeader, token)
 		}
 		return b.do(t, req).StatusCode
 	}
 	get := func(token, path string) int {
 		req := httptest.NewRequest("GET", path, nil)
-		req.Header.Set(signatureHeader, token)
+		req.Header.Set(messagebird.SignatureHeader, token)
 		return b.do(t, req).StatusCode
 	}
 	cases := []struct {
@@ -357,24 +429,23 @@ func TestWebhook_Signatures(t *testing.T) {
 		want int
 	}{
 		{"no signature", post("", form), 401},
-		{"wrong key", post(signWebhook("other-key", public+"/webhook", []byte(form), now), form), 401},
-		{"tampered body", post(signWebhook(key, public+"/webhook", []byte(form), now), form+"x"), 401},
-		{"expired", post(signWebhook(key, public+"/webhook", []byte(form), now.Add(-5*time.Minute)), form), 401},
+		{"wrong key", post(messagebird.Sign("other-key", public+"/webhook", []byte(form), now), form), 401},
+		{"tampered body", post(messagebird.Sign(key, public+"/webhook", []byte(form), now), form+"x"), 401},
+		{"expired", post(messagebird.Sign(key, public+"/webhook", []byte(form), now.Add(-5*time.Minute)), form), 401},
 		{"garbage token", post("not.a.jwt", form), 401},
-		{"tampered query", get(signWebhook(key, public+voiceQuery, nil, now), voiceQuery+"&source=31600000000"), 401},
-		{"valid voice", get(signWebhook(key, public+voiceQuery, nil, now), voiceQuery), 200},
-		{"valid SMS", post(signWebhook(key, public+"/webhook", []byte(form), now), form), 200},
+		{"tampered query", get(messagebird.Sign(key, public+voiceQuery, nil, now), voiceQuery+"&source=31600000000"), 401},
+		{"valid voice", get(messagebird.Sign(key, public+voiceQuery, nil, now), voiceQuery), 200},
+		{"valid SMS", post(messagebird.Sign(key, public+"/webhook", []byte(form), now), form), 200},
 	}
 	for _, tc := range cases {
 		if tc.got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, tc.got, tc.want)
 		}
 	}
-	if in := b.messages(t, "direction = 'inbound'"); len(in) != 1 {
+	if in := b.inbound(t, f); len(in) != 1 {
 		t.Errorf("inbound messages = %d, want only the validly signed one", len(in))
 	}
-	var calls int
-	if err := b.srv.DB.QueryRow(t.Context(), "SELECT count(*) FROM calls").Scan(&calls); err != nil || calls != 1 {
-		t.Errorf("calls = %d, %v; want only the validly signed one", calls, err)
+	if calls := dbtest.Rows(t, b.Rides.DB, "calls"); calls != 1 {
+		t.Errorf("calls = %d; want only the validly signed one", calls)
 	}
 }

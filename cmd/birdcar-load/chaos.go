@@ -29,8 +29,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"birdcar/jobs/fakebird"
+	"birdcar/jobs/messagebird/fakebird"
 	"birdcar/sql/localpg"
+	domain "birdcar/sql/ride"
 )
 
 const chaosUsage = "usage: birdcar-load chaos [-birdcar BINARY] [-rate N] [-duration D] [-kill F,F] [-pg-restart F] [flags]"
@@ -174,18 +175,18 @@ func parseChaosConfig(args []string) (chaosConfig, error) {
 // to end SMS accounting) plus what the chaos did and what it cost.
 type chaosReport struct {
 	report
-	Settings       chaosSettings   `json:"settings"`
-	Events         []chaosEvent    `json:"events"`
-	Sent           int             `json:"sent"`           // distinct webhooks (MessageBird ids)
-	Unacknowledged int             `json:"unacknowledged"` // never answered 200, retries and grace included
-	Forwards       int             `json:"forwards"`       // the fake's accepted forwards of the run's SMS, duplicates included
-	Drained        bool            `json:"drained"`        // every acknowledged SMS forwarded and no send left in the queue
-	QueueLeft      int             `json:"queue_left"`     // send jobs not finished when the wait ended
-	LostBy         map[string]int  `json:"lost_by"`        // lost forwards by message status / job state
-	Duplicates     []duplicate     `json:"duplicates"`
-	MessageBird    fakebird.Counts `json:"messagebird"`
-	CPU            cpuReport       `json:"cpu_s"`
-	Dir            string          `json:"dir,omitempty"` // the run's directory, when kept
+	Settings       chaosSettings    `json:"settings"`
+	Events         []chaosEvent     `json:"events"`
+	Sent           int              `json:"sent"`           // distinct webhooks (MessageBird ids)
+	Unacknowledged int              `json:"unacknowledged"` // never answered 200, retries and grace included
+	Forwards       int              `json:"forwards"`       // the fake's accepted forwards of the run's SMS, duplicates included
+	Drained        bool             `json:"drained"`        // every acknowledged SMS forwarded and no send left in the queue
+	QueueLeft      int              `json:"queue_left"`     // send jobs not finished when the wait ended
+	LostBy         map[string]int64 `json:"lost_by"`        // lost forwards by message status / job state
+	Duplicates     []duplicate      `json:"duplicates"`
+	MessageBird    fakebird.Counts  `json:"messagebird"`
+	CPU            cpuReport        `json:"cpu_s"`
+	Dir            string           `json:"dir,omitempty"` // the run's directory, when kept
 }
 
 // chaosSettings are the knobs that shape the numbers.
@@ -399,17 +400,17 @@ func (ch *chaos) run(ctx context.Context) (*chaosReport, error) {
 			rep.Forwards++
 		}
 	}
-	var lostBodies []string
+	var lost []string
 	for seq, s := range sends {
 		switch {
 		case s.acked && len(forwards[seq]) == 0:
-			lostBodies = append(lostBodies, l.token(seq))
+			lost = append(lost, l.smsID(seq))
 		case s.acked && len(forwards[seq]) > 1:
 			rep.Duplicates = append(rep.Duplicates, ch.duplicate(seq, forwards[seq]))
 		}
 	}
-	if len(lostBodies) > 0 {
-		if rep.LostBy, err = ch.lostBy(ctx, lostBodies); err != nil {
+	if len(lost) > 0 {
+		if rep.LostBy, err = ch.lostBy(ctx, lost); err != nil {
 			return rep, err
 		}
 	}
@@ -726,15 +727,13 @@ func (ch *chaos) awaitDrain(ctx context.Context, l *loader, sends []smsSend, dea
 	defer conn.Close(context.WithoutCancel(ctx))
 	for {
 		got := ch.fake.Accepted()
-		var left int
-		err := conn.QueryRow(ctx, `SELECT count(*) FROM river_job
-			WHERE kind = 'send_sms' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&left)
+		left, err := (&domain.Service{DB: conn}).UnfinishedSends(ctx)
 		if err != nil && ctx.Err() == nil {
 			return nil, false, 0, fmt.Errorf("count unfinished sends: %w", err)
 		}
 		drained := left == 0 && l.allForwarded(sends, got)
 		if drained || ctx.Err() != nil || time.Now().After(deadline) {
-			return got, drained, left, nil
+			return got, drained, int(left), nil
 		}
 		select {
 		case <-ctx.Done():
@@ -743,9 +742,10 @@ func (ch *chaos) awaitDrain(ctx context.Context, l *loader, sends []smsSend, dea
 	}
 }
 
-// lostBy tells where the forwards of lost SMS were left: the message's
-// status and its send job's state (running: stuck in a killed process).
-func (ch *chaos) lostBy(ctx context.Context, bodies []string) (map[string]int, error) {
+// lostBy tells where the forwards of lost SMS (by their MessageBird ids)
+// were left: the message's status and its send job's state (running:
+// stuck in a killed process).
+func (ch *chaos) lostBy(ctx context.Context, ids []string) (map[string]int64, error) {
 	ch.mu.Lock()
 	dbURL := ch.cluster.URL()
 	ch.mu.Unlock()
@@ -757,25 +757,11 @@ func (ch *chaos) lostBy(ctx context.Context, bodies []string) (map[string]int, e
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `
-		SELECT coalesce(m.status, 'no forward') || ' / ' || coalesce(j.state::text, 'no job'), count(*)
-		FROM unnest($1::text[]) AS b(body)
-		LEFT JOIN messages m ON m.direction = 'outbound' AND m.body = b.body
-		LEFT JOIN river_job j ON j.kind = 'send_sms' AND (j.args->>'message_id')::bigint = m.id
-		GROUP BY 1`, bodies)
+	out, err := (&domain.Service{DB: conn}).ForwardStates(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("look up lost forwards: %w", err)
 	}
-	out := map[string]int{}
-	for rows.Next() {
-		var where string
-		var n int
-		if err := rows.Scan(&where, &n); err != nil {
-			return nil, err
-		}
-		out[where] = n
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // duplicate describes SMS seq, accepted at the given times, with the event

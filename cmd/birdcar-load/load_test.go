@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"birdcar/jobs/fakebird"
+	"birdcar/jobs/messagebird/fakebird"
 )
 
 const testToken = "load-test-token"

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"birdcar/jobs/fakebird"
+	"birdcar/jobs/messagebird/fakebird"
 )
 
 // maxInFlight caps the SMS webhooks awaiting an answer; a send due while
@@ -108,7 +108,7 @@ func (l *loader) sms(ctx context.Context, rides []ride) (phaseReport, *smsReport
 func (l *loader) sendSMS(ctx context.Context, rec *recorder, endpoint string, r ride, s *smsSend, seq int) {
 	from, _ := s.parties(r)
 	form := url.Values{
-		"id":              {fmt.Sprintf("%s%024x", l.runID, seq)},
+		"id":              {l.smsID(seq)},
 		"originator":      {from},
 		"recipient":       {r.proxy},
 		"payload":         {l.token(seq)},
@@ -140,6 +140,9 @@ func (l *loader) sendSMS(ctx context.Context, rec *recorder, endpoint string, r 
 // token is the text of the run's seq-th SMS; seqOf finds it again in a
 // forward, whatever BirdCar puts around it.
 func (l *loader) token(seq int) string { return fmt.Sprintf("load %s %d", l.runID, seq) }
+
+// smsID is MessageBird's id of the seq-th SMS of the run.
+func (l *loader) smsID(seq int) string { return fmt.Sprintf("%s%024x", l.runID, seq) }
 
 func (l *loader) seqOf(body string) (int, bool) {
 	prefix := "load " + l.runID + " "

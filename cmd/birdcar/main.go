@@ -25,10 +25,15 @@ import (
 	"riverqueue.com/riverui"
 
 	"birdcar/jobs"
+	"birdcar/jobs/messagebird"
+	"birdcar/sql/admin"
+	"birdcar/sql/database"
 	"birdcar/sql/localpg"
 	"birdcar/sql/migrations"
+	"birdcar/sql/ride"
 	"birdcar/sql/sample"
 	"birdcar/web"
+	"birdcar/web/obs"
 )
 
 const usage = `usage: birdcar [serve [--role=all|web|worker] | seed]
@@ -85,7 +90,7 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) (err err
 	if err != nil {
 		return err
 	}
-	logger := slog.New(web.NewLogHandler(stdout, cfg.LogFormat, cfg.LogLevel))
+	logger := slog.New(obs.NewLogHandler(stdout, cfg.LogFormat, cfg.LogLevel))
 	if cmd == "serve" {
 		defer func() {
 			// A signal while starting (connecting, migrating) asks for the
@@ -135,11 +140,14 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) (err err
 // HTTP first (in-flight requests finish), then the workers (running sends
 // finish; what does not within the budget is cancelled and retried).
 func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *pgxpool.Pool, logger *slog.Logger, stdout io.Writer) error {
-	jobsCfg := jobs.Config{
-		Pool: pool, Logger: logger, MaxAttempts: cfg.SendMaxAttempts,
-		GracePeriod: cfg.GracePeriod, AutoEndAfter: cfg.AutoEndAfter, Workers: cfg.RiverWorkers,
+	rides := &ride.Service{
+		DB: pool, Logger: logger, DefaultCountry: cfg.DefaultCountry, GracePeriod: cfg.GracePeriod,
+		AutoEndAfter: cfg.AutoEndAfter, PoolLowWatermark: cfg.PoolLowWatermark,
 	}
-	reg := web.NewMetricsRegistry()
+	jobsCfg := jobs.Config{
+		Pool: pool, Rides: rides, Logger: logger, MaxAttempts: cfg.SendMaxAttempts, Workers: cfg.RiverWorkers,
+	}
+	reg := obs.NewRegistry()
 	jobsCfg.Metrics = jobs.NewMetrics(reg)
 	if cfg.MetricsAddr != "" {
 		stopMetrics, err := serveMetrics(cfg.MetricsAddr, reg, logger)
@@ -162,6 +170,7 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	if err != nil {
 		return err
 	}
+	rides.Jobs = client
 	if runsWorkers {
 		// Not ctx: a signal must not cancel the sends in flight (a send
 		// MessageBird accepted but we never recorded would go twice);
@@ -184,7 +193,7 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	if cfg.SigningKey == "" {
 		logger.Warn("MESSAGEBIRD_SIGNING_KEY is not set: webhooks are accepted without a signature")
 	}
-	adminHash, err := web.EnsureAdminPassword(ctx, pool, cfg.AdminUser, cfg.AdminPassword, stdout)
+	adminHash, err := admin.EnsurePassword(ctx, pool, cfg.AdminUser, cfg.AdminPassword, stdout)
 	if err != nil {
 		return fmt.Errorf("admin password: %w", err)
 	}
@@ -197,33 +206,27 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	if err := riverUI.Start(ctx); err != nil {
 		return fmt.Errorf("start river UI: %w", err)
 	}
-	callLog := web.NewCallLog(pool, logger)
-	defer callLog.Close()
+	rides.CallLog = ride.NewCallLog(pool, logger)
+	defer rides.CallLog.Close()
 
 	// Requests run on their own context, so a signal lets them finish;
 	// it is cancelled only once the HTTP shutdown budget is spent.
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
 	srv := web.NewServer(reqCtx, &web.Server{
-		DB:             pool,
-		Logger:         logger,
-		Sandbox:        cfg.MessageBirdAPIKey == "",
-		Jobs:           client,
-		DefaultCountry: cfg.DefaultCountry,
-		GracePeriod:    cfg.GracePeriod,
-		APITokens:      cfg.APITokens,
-		SigningKey:     cfg.SigningKey,
-		PublicURL:      cfg.PublicURL,
-		CallLog:        callLog,
+		Rides:      rides,
+		Admin:      &admin.Service{DB: pool, User: cfg.AdminUser, PasswordHash: adminHash},
+		Logger:     logger,
+		Sandbox:    cfg.MessageBirdAPIKey == "",
+		APITokens:  cfg.APITokens,
+		SigningKey: cfg.SigningKey,
+		PublicURL:  cfg.PublicURL,
 
-		AdminUser:         cfg.AdminUser,
-		AdminPasswordHash: adminHash,
-		SecureCookies:     strings.HasPrefix(cfg.PublicURL, "https://"),
-		PoolLowWatermark:  cfg.PoolLowWatermark,
-		RiverUI:           riverUI,
-		WorkersRunning:    workersRunning(client, runsWorkers),
-		Metrics:           reg,
-		MetricsToken:      cfg.MetricsToken,
+		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
+		RiverUI:        riverUI,
+		WorkersRunning: workersRunning(client, runsWorkers),
+		Metrics:        reg,
+		MetricsToken:   cfg.MetricsToken,
 
 		WebhookConcurrency: cfg.WebhookConcurrency,
 	})
@@ -252,7 +255,7 @@ func serveMetrics(addr string, reg *prometheus.Registry, logger *slog.Logger) (s
 		return nil, fmt.Errorf("METRICS_ADDR: cannot listen on %s", addr)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", web.MetricsHandler(reg))
+	mux.Handle("GET /metrics", obs.Handler(reg))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -300,12 +303,12 @@ func stopWorkers(client *river.Client[pgx.Tx], logger *slog.Logger) {
 }
 
 // newSender is MessageBird when a key is set, the sandbox otherwise.
-func newSender(cfg config, logger *slog.Logger) (jobs.Sender, error) {
+func newSender(cfg config, logger *slog.Logger) (ride.Sender, error) {
 	if cfg.MessageBirdAPIKey == "" {
 		logger.Info("no MESSAGEBIRD_API_KEY: sandbox sender, messages are recorded but not sent")
-		return jobs.SandboxSender{}, nil
+		return messagebird.Sandbox{}, nil
 	}
-	return jobs.NewMessageBirdSender(jobs.MessageBirdConfig{
+	return messagebird.NewSender(messagebird.Config{
 		APIKey: cfg.MessageBirdAPIKey, BaseURL: cfg.MessageBirdURL, ReportURL: cfg.PublicURL + "/webhook-status",
 	})
 }
@@ -326,7 +329,7 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*pgxpoo
 			}
 		}
 	}
-	pool, err := connect(ctx, url)
+	pool, err := database.Open(ctx, url)
 	if err != nil {
 		stop()
 		if cfg.DatabaseURL != "" {
@@ -335,63 +338,4 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*pgxpoo
 		return nil, nil, err
 	}
 	return pool, stop, nil
-}
-
-// defaultPoolSize is the connections a process opens unless DATABASE_URL
-// sets pool_max_conns.
-const defaultPoolSize = 20
-
-// statementTimeout bounds each statement unless DATABASE_URL sets its own.
-const statementTimeout = "10s"
-
-// connect opens a pool and proves the server answers.
-func connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pcfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		// The parser's message may echo the URL, password included.
-		return nil, errors.New("not a valid PostgreSQL URL (want postgres://user:password@host:5432/dbname)")
-	}
-	if !strings.Contains(url, "pool_max_conns") {
-		// pgxpool's default (the core count, at least 4) starves River's
-		// workers and the webhooks sharing one pool.
-		pcfg.MaxConns = defaultPoolSize
-	}
-	if _, set := pcfg.ConnConfig.RuntimeParams["statement_timeout"]; !set {
-		// Every statement the app runs takes milliseconds: one that hangs
-		// (a lock, a lost plan) should fail the request, not hold a
-		// connection. Migrations run without it.
-		pcfg.ConnConfig.RuntimeParams["statement_timeout"] = statementTimeout
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("cannot connect to PostgreSQL: %w", err)
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d: %w", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, rootCause(err))
-	}
-	return pool, nil
-}
-
-// rootCause keeps the innermost message of an error chain, following the
-// first of joined errors: the part a person can act on ("connection
-// refused", "password authentication failed for user …").
-func rootCause(err error) error {
-	for {
-		var next error
-		switch e := err.(type) {
-		case interface{ Unwrap() error }:
-			next = e.Unwrap()
-		case interface{ Unwrap() []error }:
-			if errs := e.Unwrap(); len(errs) > 0 {
-				next = errs[0]
-			}
-		}
-		if next == nil {
-			return err
-		}
-		err = next
-	}
 }

@@ -17,13 +17,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"birdcar/jobs"
-	"birdcar/jobs/fakebird"
+	"birdcar/jobs/messagebird/fakebird"
 	"birdcar/sql/dbtest"
+	"birdcar/sql/ride"
 )
 
 const processToken = "process-test-token-0123456789"
@@ -135,20 +137,20 @@ func apiPost(t *testing.T, base, path string, body any, out any) {
 	}
 }
 
-type ride struct {
+type apiRide struct {
 	ProxyNumber string `json:"proxy_number"`
 	customer    string
 	driver      string
 }
 
 // makeRides creates n rides with distinct people over a few numbers.
-func makeRides(t *testing.T, base string, n int) []ride {
+func makeRides(t *testing.T, base string, n int) []apiRide {
 	t.Helper()
 	for i := range 5 {
 		var num struct{}
 		apiPost(t, base, "/api/v1/numbers", map[string]string{"number": fmt.Sprintf("+319700000%04d", i)}, &num)
 	}
-	rides := make([]ride, n)
+	rides := make([]apiRide, n)
 	for i := range rides {
 		var c, d struct {
 			ID    int64  `json:"id"`
@@ -165,7 +167,7 @@ func makeRides(t *testing.T, base string, n int) []ride {
 
 // sms posts an SMS webhook as MessageBird does; it reports whether BirdCar
 // acknowledged it.
-func sms(base, id string, r ride, text string) bool {
+func sms(base, id string, r apiRide, text string) bool {
 	form := url.Values{"id": {id}, "originator": {strings.TrimPrefix(r.customer, "+")},
 		"recipient": {strings.TrimPrefix(r.ProxyNumber, "+")}, "payload": {text}}
 	resp, err := http.PostForm(base+"/webhook", form)
@@ -197,22 +199,18 @@ func processSetup(t *testing.T, latency time.Duration) (*pgxpool.Pool, *fakebird
 // database exactly once.
 func exactlyOnce(t *testing.T, pool *pgxpool.Pool, fake *fakebird.Server) {
 	t.Helper()
-	var want int
-	if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM messages WHERE direction = 'outbound'").Scan(&want); err != nil {
-		t.Fatal(err)
-	}
+	rides := &ride.Service{DB: pool}
+	want, _ := outbound(t, rides)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	if _, err := fake.WaitAccepted(ctx, want); err != nil {
+	if _, err := fake.WaitAccepted(ctx, int(want)); err != nil {
 		t.Fatalf("MessageBird received %d of %d messages: %v", len(fake.Accepted()), want, err)
 	}
 	// A worker records a send only after MessageBird answered, and a
 	// duplicate may still be on its way: once no send job is left to run,
 	// neither can change.
-	left := -1 // the last count read, for the failure message
 	for {
-		err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job
-			WHERE kind = 'send_sms' AND state NOT IN ('completed', 'cancelled', 'discarded')`).Scan(&left)
+		left, err := rides.UnfinishedSends(ctx)
 		if err == nil && left == 0 {
 			break
 		}
@@ -234,13 +232,52 @@ func exactlyOnce(t *testing.T, pool *pgxpool.Pool, fake *fakebird.Server) {
 			t.Errorf("message %s sent %d times", ref, n)
 		}
 	}
-	if len(seen) != want || len(got) != want {
+	if int64(len(seen)) != want || int64(len(got)) != want {
 		t.Errorf("MessageBird received %d sends of %d distinct messages, want %d of %d", len(got), len(seen), want, want)
 	}
-	var unsent int
-	if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM messages WHERE direction = 'outbound' AND status <> 'sent'").Scan(&unsent); err != nil || unsent != 0 {
-		t.Errorf("%d outbound messages not marked sent (%v)", unsent, err)
+	if _, unsent := outbound(t, rides); unsent != 0 {
+		t.Errorf("%d outbound messages not marked sent", unsent)
 	}
+}
+
+// outbound counts the outbound messages, and those not marked sent.
+func outbound(t *testing.T, rides *ride.Service) (all, unsent int64) {
+	t.Helper()
+	counts, err := rides.MessagesByStatus(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for status, n := range counts {
+		if status != ride.StatusReceived && status != ride.StatusUnmatched {
+			all += n
+		}
+	}
+	return all, all - counts[ride.StatusSent]
+}
+
+// attempts lists the jobs of a kind, through River, with who attempted
+// them: how many were never attempted, and the distinct clients that
+// attempted them (last, or with ever at any attempt).
+func attempts(t *testing.T, client *river.Client[pgx.Tx], kind string, ever bool) (never, clients int) {
+	t.Helper()
+	res, err := client.JobList(t.Context(), river.NewJobListParams().Kinds(kind).First(10_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, j := range res.Jobs {
+		switch {
+		case len(j.AttemptedBy) == 0:
+			never++
+		case ever:
+			for _, c := range j.AttemptedBy {
+				seen[c] = true
+			}
+		default:
+			seen[j.AttemptedBy[len(j.AttemptedBy)-1]] = true
+		}
+	}
+	return never, len(seen)
 }
 
 // waitFetching waits until n River clients have fetched work, by inserting
@@ -258,15 +295,11 @@ func waitFetching(t *testing.T, pool *pgxpool.Pool, n int) {
 		if _, err := inserter.Insert(t.Context(), jobs.TidyArgs{}, nil); err != nil {
 			t.Fatal(err)
 		}
-		var clients int
-		if err := pool.QueryRow(t.Context(), `SELECT count(DISTINCT c) FROM river_job, unnest(attempted_by) AS c
-			WHERE kind = $1`, jobs.TidyArgs{}.Kind()).Scan(&clients); err != nil {
-			t.Fatal(err)
-		}
-		if clients >= n {
+		if _, clients := attempts(t, inserter, jobs.TidyArgs{}.Kind(), true); clients >= n {
 			return
 		}
 		if time.Now().After(deadline) {
+			_, clients := attempts(t, inserter, jobs.TidyArgs{}.Kind(), true)
 			t.Fatalf("%d of %d workers fetched a job within 30 s", clients, n)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -302,14 +335,11 @@ func TestRoles_OneWebTwoWorkers(t *testing.T) {
 	wg.Wait()
 	exactlyOnce(t, pool, fake) // 60 notifications + 90 forwards
 
-	var byWeb, workers int
-	if err := pool.QueryRow(t.Context(), `SELECT
-		count(*) FILTER (WHERE attempted_by IS NULL),
-		count(DISTINCT attempted_by[array_length(attempted_by, 1)])
-		FROM river_job WHERE kind = 'send_sms'`).Scan(&byWeb, &workers); err != nil {
+	lister, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if byWeb != 0 || workers != 2 {
+	if byWeb, workers := attempts(t, lister, ride.SendArgs{}.Kind(), false); byWeb != 0 || workers != 2 {
 		t.Errorf("sends worked by %d distinct clients (%d never attempted), want both workers", workers, byWeb)
 	}
 	// The worker's own /metrics counts the sends it made.

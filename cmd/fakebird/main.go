@@ -11,7 +11,7 @@ import (
 	"strings"
 	"syscall"
 
-	"birdcar/jobs/fakebird"
+	"birdcar/jobs/messagebird/fakebird"
 )
 
 func main() {

@@ -278,6 +278,7 @@ JOIN proxy_numbers p ON p.id = r.proxy_number_id
 WHERE CASE $1::text
         WHEN 'active' THEN r.status = 'active'
         WHEN 'grace' THEN r.status <> 'active' AND r.expires_at > $2::timestamptz
+        WHEN 'routable' THEN r.status = 'active' OR r.expires_at > $2::timestamptz
         WHEN 'ended' THEN r.status <> 'active' AND r.expires_at <= $2::timestamptz
         ELSE true END
   AND ($3::text = ''
@@ -315,8 +316,8 @@ type RideListRow struct {
 }
 
 // A page of rides, newest first. filter: active, grace (ended, still
-// routing), ended (no longer routing) or anything else for all; q matches
-// a party's name or phone.
+// routing), routable (either), ended (no longer routing) or anything else
+// for all; q matches a party's name or phone.
 func (q *Queries) RideList(ctx context.Context, arg RideListParams) ([]RideListRow, error) {
 	rows, err := q.db.Query(ctx, rideList,
 		arg.Filter,
@@ -348,52 +349,6 @@ func (q *Queries) RideList(ctx context.Context, arg RideListParams) ([]RideListR
 			&i.CustomerPhone,
 			&i.DriverName,
 			&i.DriverPhone,
-			&i.ProxyNumber,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const rideListRoutable = `-- name: RideListRoutable :many
-SELECT r.id, r.status, c.name AS customer_name, d.name AS driver_name, p.number AS proxy_number
-FROM rides r
-JOIN customers c ON c.id = r.customer_id
-JOIN drivers d ON d.id = r.driver_id
-JOIN proxy_numbers p ON p.id = r.proxy_number_id
-WHERE r.status = 'active' OR r.expires_at > $1::timestamptz
-ORDER BY r.id DESC
-LIMIT 100
-`
-
-type RideListRoutableRow struct {
-	ID           int64
-	Status       string
-	CustomerName string
-	DriverName   string
-	ProxyNumber  string
-}
-
-// Rides whose number still connects their parties, for the simulator.
-func (q *Queries) RideListRoutable(ctx context.Context, now time.Time) ([]RideListRoutableRow, error) {
-	rows, err := q.db.Query(ctx, rideListRoutable, now)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []RideListRoutableRow
-	for rows.Next() {
-		var i RideListRoutableRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Status,
-			&i.CustomerName,
-			&i.DriverName,
 			&i.ProxyNumber,
 		); err != nil {
 			return nil, err

@@ -40,8 +40,8 @@ SELECT id FROM ended;
 
 -- name: RideList :many
 -- A page of rides, newest first. filter: active, grace (ended, still
--- routing), ended (no longer routing) or anything else for all; q matches
--- a party's name or phone.
+-- routing), routable (either), ended (no longer routing) or anything else
+-- for all; q matches a party's name or phone.
 SELECT r.*, c.name AS customer_name, c.phone AS customer_phone,
        d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
 FROM rides r
@@ -51,6 +51,7 @@ JOIN proxy_numbers p ON p.id = r.proxy_number_id
 WHERE CASE @filter::text
         WHEN 'active' THEN r.status = 'active'
         WHEN 'grace' THEN r.status <> 'active' AND r.expires_at > @now::timestamptz
+        WHEN 'routable' THEN r.status = 'active' OR r.expires_at > @now::timestamptz
         WHEN 'ended' THEN r.status <> 'active' AND r.expires_at <= @now::timestamptz
         ELSE true END
   AND (@q::text = ''
@@ -74,14 +75,3 @@ SELECT * FROM ext;
 
 -- name: RideCountActive :one
 SELECT count(*) FROM rides WHERE status = 'active';
-
--- name: RideListRoutable :many
--- Rides whose number still connects their parties, for the simulator.
-SELECT r.id, r.status, c.name AS customer_name, d.name AS driver_name, p.number AS proxy_number
-FROM rides r
-JOIN customers c ON c.id = r.customer_id
-JOIN drivers d ON d.id = r.driver_id
-JOIN proxy_numbers p ON p.id = r.proxy_number_id
-WHERE r.status = 'active' OR r.expires_at > @now::timestamptz
-ORDER BY r.id DESC
-LIMIT 100;

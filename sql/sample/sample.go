@@ -14,15 +14,13 @@ import (
 // The numbers are from the UK's +44 7700 900xxx range, which Ofcom keeps
 // for drama: they look real and ring nobody.
 var (
-	customers = []db.CustomerCreateIfMissingParams{
-		{Name: "Caitlin Carter", Phone: "+447700900001"},
-		{Name: "Brian Bird", Phone: "+447700900002"},
-		{Name: "Ada Okafor", Phone: "+447700900003"},
-	}
-	drivers = []db.DriverCreateIfMissingParams{
-		{Name: "Dave Driver", Phone: "+447700900101"},
-		{Name: "Eva Express", Phone: "+447700900102"},
-		{Name: "Femi Fast", Phone: "+447700900103"},
+	people = []db.PersonCreateIfMissingParams{
+		{Role: "customer", Name: "Caitlin Carter", Phone: "+447700900001"},
+		{Role: "customer", Name: "Brian Bird", Phone: "+447700900002"},
+		{Role: "customer", Name: "Ada Okafor", Phone: "+447700900003"},
+		{Role: "driver", Name: "Dave Driver", Phone: "+447700900101"},
+		{Role: "driver", Name: "Eva Express", Phone: "+447700900102"},
+		{Role: "driver", Name: "Femi Fast", Phone: "+447700900103"},
 	}
 	numbers = []db.ProxyNumberCreateIfMissingParams{
 		{Number: "+447700900201", Country: "GB"},
@@ -36,14 +34,9 @@ var (
 // Insert adds the sample rows that are missing; it never changes existing ones.
 func Insert(ctx context.Context, tx db.DBTX) error {
 	q := db.New(tx)
-	for _, c := range customers {
-		if err := q.CustomerCreateIfMissing(ctx, c); err != nil {
-			return fmt.Errorf("sample customer %s: %w", c.Name, err)
-		}
-	}
-	for _, d := range drivers {
-		if err := q.DriverCreateIfMissing(ctx, d); err != nil {
-			return fmt.Errorf("sample driver %s: %w", d.Name, err)
+	for _, p := range people {
+		if err := q.PersonCreateIfMissing(ctx, p); err != nil {
+			return fmt.Errorf("sample %s %s: %w", p.Role, p.Name, err)
 		}
 	}
 	for _, n := range numbers {

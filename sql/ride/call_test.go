@@ -1,0 +1,68 @@
+package ride_test
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+
+	"birdcar/sql/dbtest"
+	"birdcar/sql/ride"
+)
+
+func TestRouteCall(t *testing.T) {
+	t.Parallel()
+	f := activeRide(t, nil)
+	for _, tt := range []struct {
+		name string
+		in   ride.InboundCall
+		want string
+	}{
+		{"the customer reaches the driver", ride.InboundCall{CallID: "1", Source: "31611111111", Destination: f.proxy[1:], Caller: f.customer.Phone, Proxy: f.proxy}, f.drv.Phone},
+		{"the driver reaches the customer", ride.InboundCall{CallID: "2", Source: "31622222222", Destination: f.proxy[1:], Caller: f.drv.Phone, Proxy: f.proxy}, f.customer.Phone},
+		{"a stranger reaches nobody", ride.InboundCall{CallID: "3", Source: "31699999999", Destination: f.proxy[1:], Caller: "+31699999999", Proxy: f.proxy}, ""},
+		{"a withheld number reaches nobody", ride.InboundCall{CallID: "4", Source: "Restricted", Destination: f.proxy[1:], Proxy: f.proxy}, ""},
+		{"another number does not route", ride.InboundCall{CallID: "5", Source: "31611111111", Destination: "447700900999", Caller: f.customer.Phone, Proxy: "+447700900999"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, err := f.Rides.RouteCall(t.Context(), tt.in); err != nil || got != tt.want {
+				t.Errorf("RouteCall = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	o, err := f.Rides.Overview(t.Context(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := map[string]bool{}
+	for _, k := range o.UnmatchedCalls {
+		refused[k.Source] = k.Outcome == ride.CallRejected && k.RideID == nil
+	}
+	if n := dbtest.Rows(t, f.DB, "calls"); n != 5 || len(refused) != 3 || !refused["31699999999"] || !refused["Restricted"] || !refused["31611111111"] {
+		t.Errorf("%d calls recorded, unmatched %+v; want all 5, the 3 refused among them", n, o.UnmatchedCalls)
+	}
+}
+
+// TestCallLog_WritesEveryCallByClose records calls from many goroutines
+// through the batching writer: Close writes what is queued, none is lost.
+func TestCallLog_WritesEveryCallByClose(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.FreshDB(t)
+	f := activeRide(t, pool)
+	f.Rides.CallLog = ride.NewCallLog(pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			for range 500 {
+				f.call(t, f.customer.Phone, f.proxy)
+			}
+			done <- struct{}{}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	f.Rides.CallLog.Close()
+	if n := dbtest.Rows(t, pool, "calls"); n != 2000 {
+		t.Errorf("%d calls written, want 2000", n)
+	}
+}

@@ -1,0 +1,225 @@
+package ride
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"birdcar/sql/db"
+)
+
+// Direction says whether BirdCar received or sends a message.
+type Direction string
+
+// The directions of a message.
+const (
+	Inbound  Direction = "inbound"
+	Outbound Direction = "outbound"
+)
+
+// MessageKind is why a message exists.
+type MessageKind string
+
+// The kinds of message.
+const (
+	KindNotification MessageKind = "notification" // tells a party about a new ride
+	KindForward      MessageKind = "forward"      // relays a party's text to the other
+	KindInbound      MessageKind = "inbound"      // a text to a pool number
+)
+
+// MessageStatus is where a message is: an inbound one was received
+// (matched to a ride) or unmatched; an outbound one moves from queued
+// through sending to sent, delivered or failed.
+type MessageStatus string
+
+// The statuses of a message.
+const (
+	StatusReceived  MessageStatus = "received"
+	StatusUnmatched MessageStatus = "unmatched"
+	StatusQueued    MessageStatus = "queued"
+	StatusSending   MessageStatus = "sending"
+	StatusSent      MessageStatus = "sent"
+	StatusDelivered MessageStatus = "delivered"
+	StatusFailed    MessageStatus = "failed"
+)
+
+// Message is an SMS BirdCar received or sends.
+type Message struct {
+	ID         int64
+	RideID     *int64 // nil for an inbound message no route matched
+	Direction  Direction
+	Kind       MessageKind
+	Originator string // E.164
+	Recipient  string // E.164
+	Body       string
+	Status     MessageStatus
+	ReceivedID *string // MessageBird's id of an inbound message
+	ProviderID *string // MessageBird's id of an outbound one, once accepted
+	ForwardOf  *int64  // the inbound message a forward relays
+	Attempts   int32
+	LastError  *string // why the last send failed, fit for an operator
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// SendArgs asks a worker to send one outbound message. It is the contract
+// between the transactions that write messages and the workers in jobs.
+type SendArgs struct {
+	MessageID int64 `json:"message_id"`
+}
+
+// Kind names the job in River's tables.
+func (SendArgs) Kind() string { return "send_sms" }
+
+// queueMessages writes outbound messages and enqueues their sends in tx,
+// so a message exists exactly when its job does.
+func (s *Service) queueMessages(ctx context.Context, tx pgx.Tx, msgs ...db.MessageCreateOutboundParams) error {
+	q := db.New(tx)
+	params := make([]river.InsertManyParams, 0, len(msgs))
+	for _, m := range msgs {
+		msg, err := q.MessageCreateOutbound(ctx, m)
+		if err != nil {
+			return fmt.Errorf("write %s message: %w", m.Kind, err)
+		}
+		params = append(params, river.InsertManyParams{Args: SendArgs{MessageID: msg.ID}})
+	}
+	if _, err := s.Jobs.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue sends: %w", err)
+	}
+	return nil
+}
+
+// InboundSMS is a text to a pool number, numbers in E.164.
+type InboundSMS struct {
+	ID         string // MessageBird's id: a repeated delivery is handled once
+	Originator string
+	Recipient  string // the pool number
+	Text       string
+}
+
+// SMSOutcome is what ReceiveSMS did with a text.
+type SMSOutcome string
+
+// The outcomes of an inbound text.
+const (
+	SMSForwarded SMSOutcome = "forwarded" // recorded and its forward queued
+	SMSUnmatched SMSOutcome = "unmatched" // no route: recorded only
+	SMSDuplicate SMSOutcome = "duplicate" // delivered before: nothing done
+)
+
+// ReceiveSMS records a text and, when a route connects its sender through
+// the number, queues its forward to the other party, in one transaction:
+// once it returns nil the text can no longer be lost, and however often
+// MessageBird delivers it, it is forwarded once.
+func (s *Service) ReceiveSMS(ctx context.Context, in InboundSMS) (SMSOutcome, error) {
+	now := s.Now()
+	var outcome SMSOutcome
+	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		route, err := q.RouteFind(ctx, db.RouteFindParams{ProxyNumber: in.Recipient, CallerPhone: in.Originator, Now: now})
+		matched := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("find route: %w", err)
+		}
+		params := db.MessageCreateInboundParams{Originator: in.Originator, Recipient: in.Recipient, Body: in.Text,
+			Status: string(StatusUnmatched), ReceivedID: &in.ID, CreatedAt: now}
+		outcome = SMSUnmatched
+		if matched {
+			params.Status, params.RideID, outcome = string(StatusReceived), &route.RideID, SMSForwarded
+		}
+		inboundID, err := q.MessageCreateInbound(ctx, params)
+		if errors.Is(err, pgx.ErrNoRows) {
+			outcome = SMSDuplicate
+			return nil // delivered before: already forwarded
+		}
+		if err != nil || !matched {
+			return err
+		}
+		return s.queueMessages(ctx, tx, db.MessageCreateOutboundParams{
+			RideID: &route.RideID, Kind: string(KindForward), Originator: in.Recipient,
+			Recipient: route.CalleePhone, Body: clip(in.Text, forwardLimit), ForwardOf: &inboundID,
+		})
+	})
+	if err != nil {
+		return "", fmt.Errorf("record inbound SMS: %w", err)
+	}
+	return outcome, nil
+}
+
+// ReportStatus is a delivery report's verdict on an outbound message.
+type ReportStatus string
+
+// The verdicts of a delivery report.
+const (
+	ReportSent      ReportStatus = "sent" // on its way (sent, buffered)
+	ReportDelivered ReportStatus = "delivered"
+	ReportFailed    ReportStatus = "failed" // expired or refused by the network
+)
+
+// Report is a delivery report for an outbound message.
+type Report struct {
+	MessageID  int64 // our id, which the send gave as the reference
+	Status     ReportStatus
+	Reason     *string   // why it failed, for a failure
+	ProviderID *string   // MessageBird's id, should the report beat the send's own record
+	At         time.Time // when MessageBird saw the status
+}
+
+// ApplyReport moves an outbound message on, unless a newer report already
+// did. It reports whether the message changed: false for an unknown
+// message or a report older than the last. A report without a time counts
+// as made now.
+func (s *Service) ApplyReport(ctx context.Context, r Report) (bool, error) {
+	if r.At.IsZero() {
+		r.At = s.Now()
+	}
+	n, err := s.queries().MessageApplyReport(ctx, db.MessageApplyReportParams{
+		ID: r.MessageID, ReportStatus: string(r.Status), Reason: r.Reason, ProviderID: r.ProviderID, ReportedAt: r.At,
+	})
+	if err != nil {
+		return false, fmt.Errorf("apply delivery report: %w", err)
+	}
+	return n > 0, nil
+}
+
+// ForwardOf returns the forward written for an inbound MessageBird
+// message, or nil when there is none (unmatched, or not received).
+func (s *Service) ForwardOf(ctx context.Context, receivedID string) (*Message, error) {
+	m, err := s.queries().MessageFindForward(ctx, &receivedID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("find forward: %w", err)
+	}
+	msg := toMessage(m)
+	return &msg, nil
+}
+
+// Outbox lists the newest outbound messages, newest first.
+func (s *Service) Outbox(ctx context.Context) ([]Message, error) {
+	rows, err := s.queries().MessageListOutbox(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	return toMessages(rows), nil
+}
+
+func toMessage(m db.Message) Message {
+	return Message{
+		ID: m.ID, RideID: m.RideID, Direction: Direction(m.Direction), Kind: MessageKind(m.Kind),
+		Originator: m.Originator, Recipient: m.Recipient, Body: m.Body, Status: MessageStatus(m.Status),
+		ReceivedID: m.ReceivedID, ProviderID: m.ProviderID, ForwardOf: m.ForwardOf,
+		Attempts: m.Attempts, LastError: m.LastError, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+	}
+}
+
+func toMessages(rows []db.Message) []Message {
+	out := make([]Message, len(rows))
+	for i, m := range rows {
+		out[i] = toMessage(m)
+	}
+	return out
+}

@@ -1,0 +1,170 @@
+package ride
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"birdcar/sql/db"
+	"birdcar/sql/ride/phone"
+)
+
+// Number is a proxy number of the pool.
+type Number struct {
+	ID             int64
+	Number         string // E.164
+	Country        string // ISO code: assignment prefers numbers of the parties' country
+	Enabled        bool   // a disabled number takes no new rides; its rides keep routing
+	LastAssignedAt *time.Time
+	// RidesNow counts the rides the number routes at the moment; only
+	// NumbersWithLoad and SetNumberEnabled fill it in.
+	RidesNow int64
+}
+
+// NumberInput is a pool number as typed, with an optional country.
+type NumberInput struct {
+	Number, Country string
+}
+
+// check normalises the number; the country defaults to the number's own.
+func (in NumberInput) check(defaultCountry string) (NumberInput, error) {
+	e164, err := phone.Normalize(in.Number, defaultCountry)
+	if err != nil {
+		return in, &Error{Code: CodeInvalidPhone, Field: "number", Message: "Number: " + err.Error() + "."}
+	}
+	country := strings.ToUpper(strings.TrimSpace(in.Country))
+	if country == "" {
+		country = phone.Region(e164)
+	}
+	if len(country) != 2 || strings.Trim(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return in, InvalidField("country", "Country must be a two-letter ISO code such as NL.")
+	}
+	return NumberInput{Number: e164, Country: country}, nil
+}
+
+// AddNumber puts a number into the pool.
+func (s *Service) AddNumber(ctx context.Context, in NumberInput) (Number, error) {
+	return s.addNumber(ctx, s.DB, in)
+}
+
+// Rejected is an input AddNumbers refused, by its index, and why.
+type Rejected struct {
+	Index int
+	Err   *Error
+}
+
+// AddNumbers puts many numbers into the pool in one transaction: the
+// valid ones are added, the others are returned with the reason. Either
+// every valid number is added or, on an internal error, none is.
+func (s *Service) AddNumbers(ctx context.Context, ins []NumberInput) ([]Number, []Rejected, error) {
+	var added []Number
+	var rejected []Rejected
+	err := pgx.BeginFunc(ctx, s.DB, func(tx pgx.Tx) error {
+		for i, in := range ins {
+			n, err := s.addNumber(ctx, tx, in)
+			if e := AsError(err); e != nil {
+				rejected = append(rejected, Rejected{Index: i, Err: e})
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			added = append(added, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return added, rejected, nil
+}
+
+// addNumber validates and inserts one number in a savepoint of conn, so a
+// refused duplicate spoils nothing around it.
+func (s *Service) addNumber(ctx context.Context, conn DB, in NumberInput) (Number, error) {
+	in, err := in.check(s.DefaultCountry)
+	if err != nil {
+		return Number{}, err
+	}
+	var n db.ProxyNumber
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) (err error) {
+		n, err = db.New(tx).ProxyNumberCreate(ctx, db.ProxyNumberCreateParams{Number: in.Number, Country: in.Country})
+		return err
+	})
+	if isUniqueViolation(err) {
+		return Number{}, &Error{Code: CodeDuplicateNumber, Field: "number", Message: in.Number + " is already in the pool."}
+	}
+	if err != nil {
+		return Number{}, fmt.Errorf("create number: %w", err)
+	}
+	return toNumber(n, 0), nil
+}
+
+// Numbers lists the pool by number.
+func (s *Service) Numbers(ctx context.Context) ([]Number, error) {
+	rows, err := s.queries().ProxyNumberList(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list numbers: %w", err)
+	}
+	out := make([]Number, len(rows))
+	for i, n := range rows {
+		out[i] = toNumber(n, 0)
+	}
+	return out, nil
+}
+
+// NumbersWithLoad lists the pool by number with the rides each routes now.
+func (s *Service) NumbersWithLoad(ctx context.Context) ([]Number, error) {
+	rows, err := s.queries().ProxyNumberListWithLoad(ctx, s.Now())
+	if err != nil {
+		return nil, fmt.Errorf("list numbers: %w", err)
+	}
+	out := make([]Number, len(rows))
+	for i, n := range rows {
+		out[i] = toNumberWithLoad(n)
+	}
+	return out, nil
+}
+
+// SetNumberEnabled sets (rather than flips) whether a number takes new
+// rides, so a repeated request cannot undo itself. Disabling only stops
+// new assignments: rides on the number keep routing.
+func (s *Service) SetNumberEnabled(ctx context.Context, id int64, enabled bool) (Number, error) {
+	row, err := s.queries().ProxyNumberSetEnabled(ctx, db.ProxyNumberSetEnabledParams{ID: id, Enabled: enabled, Now: s.Now()})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Number{}, ErrNumberNotFound
+	} else if err != nil {
+		return Number{}, fmt.Errorf("set number enabled: %w", err)
+	}
+	return toNumberWithLoad(db.ProxyNumberListWithLoadRow(row)), nil
+}
+
+// PoolHealth is how many numbers can take a new ride for anyone.
+type PoolHealth struct {
+	Free      int  // enabled numbers no ride holds now or later
+	Watermark int  // fewer free numbers than this is Low
+	Low       bool // time to add numbers
+}
+
+// PoolHealth counts the free numbers against the watermark.
+func (s *Service) PoolHealth(ctx context.Context) (PoolHealth, error) {
+	n, err := s.queries().ProxyNumberCountFree(ctx, s.Now())
+	if err != nil {
+		return PoolHealth{}, fmt.Errorf("count free numbers: %w", err)
+	}
+	return PoolHealth{Free: int(n), Watermark: s.PoolLowWatermark, Low: int(n) < s.PoolLowWatermark}, nil
+}
+
+func toNumber(n db.ProxyNumber, ridesNow int64) Number {
+	return Number{ID: n.ID, Number: n.Number, Country: n.Country, Enabled: n.Enabled,
+		LastAssignedAt: n.LastAssignedAt, RidesNow: ridesNow}
+}
+
+func toNumberWithLoad(n db.ProxyNumberListWithLoadRow) Number {
+	return toNumber(db.ProxyNumber{ID: n.ID, Number: n.Number, Country: n.Country, Enabled: n.Enabled,
+		LastAssignedAt: n.LastAssignedAt, CreatedAt: n.CreatedAt}, n.RidesNow)
+}

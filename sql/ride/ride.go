@@ -1,0 +1,373 @@
+package ride
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"birdcar/sql/db"
+	"birdcar/sql/ride/phone"
+)
+
+// RideStatus is where a ride is in its life.
+type RideStatus string
+
+// A ride is active until it is completed or cancelled; its number keeps
+// connecting the parties for the grace period after that.
+const (
+	RideActive    RideStatus = "active"
+	RideCompleted RideStatus = "completed"
+	RideCancelled RideStatus = "cancelled"
+)
+
+// Ride is a trip of one customer with one driver, connected through a
+// proxy number.
+type Ride struct {
+	ID                  int64
+	Status              RideStatus
+	ProxyNumber         string // E.164
+	CustomerID          int64
+	CustomerName        string
+	CustomerPhone       string
+	DriverID            int64
+	DriverName          string
+	DriverPhone         string
+	Start, Destination  string
+	PickupAt, CreatedAt time.Time
+	EndedAt             *time.Time
+	ExpiresAt           *time.Time // when the number stops connecting them: nil while active
+}
+
+// InGrace reports whether the ride has ended but its number still
+// connects its parties at now.
+func (r Ride) InGrace(now time.Time) bool {
+	return r.Status != RideActive && r.ExpiresAt != nil && r.ExpiresAt.After(now)
+}
+
+// NewRide is a ride to create.
+type NewRide struct {
+	CustomerID, DriverID int64
+	Start, Destination   string
+	PickupAt             time.Time
+}
+
+// assignAttempts bounds how often a creation that lost a race for a number
+// tries another one.
+const assignAttempts = 20
+
+// forwardLimit is the longest text a forward carries intact.
+const forwardLimit = 1600
+
+// CreateRide assigns a proxy number and writes the ride, its two routes
+// and the notifications to both parties, their sends enqueued, in one
+// transaction.
+func (s *Service) CreateRide(ctx context.Context, in NewRide) (Ride, error) {
+	var r Ride
+	err := s.inTx(ctx, func(tx pgx.Tx, _ *db.Queries) (err error) {
+		r, err = s.createRide(ctx, tx, in)
+		return err
+	})
+	return r, err
+}
+
+// Replay is an answer stored under an idempotency key, as the adapter
+// rendered it: the domain keeps it without reading it.
+type Replay struct {
+	Status int
+	Body   []byte
+}
+
+// CreateRideIdempotent creates a ride once per key: the first call's
+// answer, as render makes it, is stored with the ride in its transaction,
+// and a later call with the same key gets that answer instead of a second
+// ride. A concurrent call with the key waits for the first to commit. A
+// failed creation stores nothing, so a retry tries again.
+func (s *Service) CreateRideIdempotent(ctx context.Context, key string, in NewRide, render func(Ride) (Replay, error)) (Replay, error) {
+	var out Replay
+	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		claimed, err := q.APIIdempotencyClaim(ctx, key)
+		if err != nil {
+			return fmt.Errorf("claim idempotency key: %w", err)
+		}
+		if claimed == 0 {
+			stored, err := q.APIIdempotencyGet(ctx, key)
+			out = Replay{Status: int(stored.Status), Body: stored.Body}
+			return err
+		}
+		r, err := s.createRide(ctx, tx, in)
+		if err != nil {
+			return err // rolls the key back too
+		}
+		if out, err = render(r); err != nil {
+			return err
+		}
+		return q.APIIdempotencySave(ctx, db.APIIdempotencySaveParams{Key: key, Status: int32(out.Status), Body: out.Body})
+	})
+	return out, err
+}
+
+func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, error) {
+	var err error
+	if in.Start, err = checkText("start", "Start", in.Start); err != nil {
+		return Ride{}, err
+	}
+	if in.Destination, err = checkText("destination", "Destination", in.Destination); err != nil {
+		return Ride{}, err
+	}
+	q := db.New(tx)
+	customer, err := s.person(ctx, q, RoleCustomer, in.CustomerID)
+	if errors.Is(err, ErrPersonNotFound) {
+		return Ride{}, InvalidField("customer_id", "There is no customer with this id.")
+	} else if err != nil {
+		return Ride{}, err
+	}
+	driver, err := s.person(ctx, q, RoleDriver, in.DriverID)
+	if errors.Is(err, ErrPersonNotFound) {
+		return Ride{}, InvalidField("driver_id", "There is no driver with this id.")
+	} else if err != nil {
+		return Ride{}, err
+	}
+	if customer.Phone == driver.Phone {
+		return Ride{}, InvalidField("driver_id", "The customer and the driver have the same phone number; a masked number cannot connect a phone to itself.")
+	}
+
+	now := s.Now()
+	id, err := s.assignNumber(ctx, tx, in, customer, driver, now)
+	if err != nil {
+		return Ride{}, err
+	}
+	r, err := s.ride(ctx, q, id)
+	if err != nil {
+		return Ride{}, fmt.Errorf("reload ride: %w", err)
+	}
+	pickup := r.PickupAt.In(s.Location()).Format("15:04 on Mon 2 Jan")
+	err = s.queueMessages(ctx, tx,
+		db.MessageCreateOutboundParams{RideID: &r.ID, Kind: string(KindNotification), Originator: r.ProxyNumber, Recipient: customer.Phone,
+			Body: fmt.Sprintf("%s will pick you up at %s. Reply to this message or call this number to contact the driver.", driver.Name, pickup)},
+		db.MessageCreateOutboundParams{RideID: &r.ID, Kind: string(KindNotification), Originator: r.ProxyNumber, Recipient: driver.Phone,
+			Body: fmt.Sprintf("You will pick up %s at %s from %s. Reply to this message or call this number to contact the customer.", customer.Name, pickup, in.Start)},
+	)
+	return r, err
+}
+
+// assignNumber picks a free number and inserts the ride and its routes,
+// returning the ride's id. The routing constraint has the last word: a
+// creation that loses a race to a concurrent one rolls back to its
+// savepoint and tries another number.
+func (s *Service) assignNumber(ctx context.Context, tx pgx.Tx, in NewRide, customer, driver Person, now time.Time) (int64, error) {
+	country := phone.Region(customer.Phone)
+	if country == "" {
+		country = s.DefaultCountry
+	}
+	for range assignAttempts {
+		var id int64
+		err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) (err error) {
+			id, err = insertRide(ctx, db.New(sp), in, customer, driver, country, now)
+			return err
+		})
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.ConstraintName != "routes_one_valid" {
+			return id, err
+		}
+	}
+	return 0, Errorf(CodeBusy, "Too many rides are being created for these people at once. Please try again.")
+}
+
+func insertRide(ctx context.Context, q *db.Queries, in NewRide, customer, driver Person, country string, now time.Time) (int64, error) {
+	num, err := q.ProxyNumberPickInCountry(ctx, db.ProxyNumberPickInCountryParams{
+		Country: country, CustomerPhone: customer.Phone, DriverPhone: driver.Phone, Now: now})
+	if errors.Is(err, pgx.ErrNoRows) {
+		num, err = q.ProxyNumberPickAny(ctx, db.ProxyNumberPickAnyParams{
+			CustomerPhone: customer.Phone, DriverPhone: driver.Phone, Now: now})
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		num, err = q.ProxyNumberPickWaiting(ctx, db.ProxyNumberPickWaitingParams{
+			Country: country, CustomerPhone: customer.Phone, DriverPhone: driver.Phone, Now: now})
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrPoolExhausted
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pick a number: %w", err)
+	}
+	ride, err := q.RideCreate(ctx, db.RideCreateParams{
+		CustomerID: customer.ID, DriverID: driver.ID, ProxyNumberID: num.ID,
+		StartAddress: in.Start, Destination: in.Destination, PickupAt: in.PickupAt, CreatedAt: now,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("insert ride: %w", err)
+	}
+	for _, r := range []db.RouteCreateParams{
+		{RideID: ride.ID, ProxyNumberID: num.ID, CallerPhone: customer.Phone, CalleePhone: driver.Phone, ValidFrom: now},
+		{RideID: ride.ID, ProxyNumberID: num.ID, CallerPhone: driver.Phone, CalleePhone: customer.Phone, ValidFrom: now},
+	} {
+		if err := q.RouteCreate(ctx, r); err != nil {
+			return 0, err // the caller looks for the routing constraint
+		}
+	}
+	if err := q.ProxyNumberMarkAssigned(ctx, db.ProxyNumberMarkAssignedParams{ID: num.ID, LastAssignedAt: &now}); err != nil {
+		return 0, fmt.Errorf("mark number assigned: %w", err)
+	}
+	return ride.ID, nil
+}
+
+// Ride returns one ride with its parties and number.
+func (s *Service) Ride(ctx context.Context, id int64) (Ride, error) {
+	return s.ride(ctx, s.queries(), id)
+}
+
+func (s *Service) ride(ctx context.Context, q *db.Queries, id int64) (Ride, error) {
+	row, err := q.RideGet(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Ride{}, ErrRideNotFound
+	} else if err != nil {
+		return Ride{}, fmt.Errorf("get ride: %w", err)
+	}
+	return toRide(row), nil
+}
+
+// EndRide completes or cancels an active ride; its number keeps routing
+// for the grace period. Ending an ended ride changes nothing.
+func (s *Service) EndRide(ctx context.Context, id int64, status RideStatus) (Ride, error) {
+	if status != RideCompleted && status != RideCancelled {
+		return Ride{}, InvalidField("status", `Status must be "completed" or "cancelled".`)
+	}
+	now := s.Now()
+	q := s.queries()
+	_, err := q.RideEnd(ctx, db.RideEndParams{ID: id, Status: string(status), Now: now, ExpiresAt: now.Add(s.GracePeriod)})
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return Ride{}, fmt.Errorf("end ride: %w", err)
+	}
+	return s.ride(ctx, q, id)
+}
+
+// maxExtendHours is the longest one extension of a grace period.
+const maxExtendHours = 24 * 30
+
+// ExtendGrace lengthens an ended ride's grace period by hours from its
+// end or from now, whichever is later: for a lost item found late. It is
+// refused when the number has since been given to one of the parties
+// again.
+func (s *Service) ExtendGrace(ctx context.Context, id int64, hours int) (Ride, error) {
+	if hours < 1 || hours > maxExtendHours {
+		return Ride{}, InvalidField("hours", "Choose how many hours to extend by (1 to 720).")
+	}
+	var r Ride
+	err := s.inTx(ctx, func(_ pgx.Tx, q *db.Queries) error {
+		cur, err := s.ride(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		if cur.ExpiresAt == nil {
+			return Errorf(CodeRideActive, "The ride is still active: its number routes until it ends.")
+		}
+		from := *cur.ExpiresAt
+		if now := s.Now(); from.Before(now) {
+			from = now
+		}
+		if _, err := q.RideExtendGrace(ctx, db.RideExtendGraceParams{ID: id, ExpiresAt: from.Add(time.Duration(hours) * time.Hour)}); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.ConstraintName == "routes_one_valid" {
+				return Errorf(CodeNumberReused, "The number now connects one of these people in another ride, so this ride's grace period cannot be extended.")
+			}
+			return err
+		}
+		r, err = s.ride(ctx, q, id)
+		return err
+	})
+	return r, err
+}
+
+// RideFilter selects rides for ListRides.
+type RideFilter struct {
+	// State is "active", "grace" (ended, still routing), "routable"
+	// (either), "ended" (no longer routing) or "" for every ride.
+	State string
+	// Query matches a party's name or phone; a query that reads as a phone
+	// number also matches its E.164 form ("06 1111" finds "+31 6 1111 …").
+	Query         string
+	Limit, Offset int
+}
+
+// ListRides returns a page of rides, newest first.
+func (s *Service) ListRides(ctx context.Context, f RideFilter) ([]Ride, error) {
+	rows, err := s.queries().RideList(ctx, db.RideListParams{
+		Filter: f.State, Now: s.Now(), Q: s.searchTerm(f.Query), Lim: int32(f.Limit), Off: int32(f.Offset),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list rides: %w", err)
+	}
+	out := make([]Ride, len(rows))
+	for i, r := range rows {
+		out[i] = toRide(db.RideGetRow(r))
+	}
+	return out, nil
+}
+
+// searchTerm is what a ride search looks for: a query made of at least
+// four digits and phone punctuation is read as a number, in E.164 when it
+// normalises and as its digits otherwise.
+func (s *Service) searchTerm(q string) string {
+	digits := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, q)
+	if len(digits) < 4 || len(digits) != len(strings.NewReplacer(" ", "", "+", "", "-", "").Replace(q)) {
+		return q
+	}
+	if e164, err := phone.Normalize(q, s.DefaultCountry); err == nil {
+		return e164
+	}
+	return digits
+}
+
+// CountActiveRides counts the rides under way.
+func (s *Service) CountActiveRides(ctx context.Context) (int64, error) {
+	n, err := s.queries().RideCountActive(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count rides: %w", err)
+	}
+	return n, nil
+}
+
+// EndStaleRides completes the active rides whose pickup is more than
+// AutoEndAfter ago (the platform forgot to end them), in batches until none
+// is left, so their numbers return to the pool after the grace period.
+// Routing never waits for it: validity is decided by time in the routing
+// queries. It returns how many rides it ended.
+func (s *Service) EndStaleRides(ctx context.Context) (int, error) {
+	q := s.queries()
+	total := 0
+	for {
+		now := s.Now()
+		ended, err := q.RideEndStale(ctx, db.RideEndStaleParams{
+			Now:          now,
+			ExpiresAt:    now.Add(s.GracePeriod),
+			PickupBefore: now.Add(-s.AutoEndAfter),
+		})
+		if err != nil {
+			return total, fmt.Errorf("end stale rides: %w", err)
+		}
+		if len(ended) == 0 {
+			return total, nil
+		}
+		total += len(ended)
+	}
+}
+
+func toRide(r db.RideGetRow) Ride {
+	return Ride{
+		ID: r.ID, Status: RideStatus(r.Status), ProxyNumber: r.ProxyNumber,
+		CustomerID: r.CustomerID, CustomerName: r.CustomerName, CustomerPhone: r.CustomerPhone,
+		DriverID: r.DriverID, DriverName: r.DriverName, DriverPhone: r.DriverPhone,
+		Start: r.StartAddress, Destination: r.Destination, PickupAt: r.PickupAt,
+		CreatedAt: r.CreatedAt, EndedAt: r.EndedAt, ExpiresAt: r.ExpiresAt,
+	}
+}

@@ -1,0 +1,255 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+
+	"birdcar/components"
+	"birdcar/sql/ride"
+)
+
+// ridesPerPage is the length of a page of the ride list.
+const ridesPerPage = 25
+
+// pickupLayout is how a datetime-local input sends its value.
+const pickupLayout = "2006-01-02T15:04"
+
+// maxRidePage keeps a page's offset within the query's int32.
+const maxRidePage = 1_000_000
+
+// peopleShown is how many of each role a list or a choice shows; a search
+// finds the rest.
+const peopleShown = 100
+
+func (s *Server) registerRideRoutes() {
+	s.app.Get("/rides", s.handleRides)
+	s.app.Get("/rides/list", s.handleRideList)
+	s.app.Get("/rides/options", s.handleRideOptions)
+	s.app.Post("/rides", s.handleRideCreate)
+	s.app.Get("/rides/:id", s.handleRide)
+	s.app.Get("/rides/:id/timeline", s.handleRideTimeline)
+	s.app.Post("/rides/:id/end", s.handleRideEnd)
+	s.app.Post("/rides/:id/extend", s.handleRideExtend)
+}
+
+func rideFilters(c *fiber.Ctx) components.RideFilters {
+	f := components.RideFilters{Status: c.Query("status"), Q: ride.Sanitize(strings.TrimSpace(c.Query("q"))),
+		Page: min(max(c.QueryInt("page", 1), 1), maxRidePage)}
+	switch f.Status {
+	case "active", "grace", "ended":
+	default:
+		f.Status = ""
+	}
+	return f
+}
+
+// rideList loads one page of rides.
+func (s *Server) rideList(c *fiber.Ctx, f components.RideFilters) (components.RideListProps, error) {
+	rides, err := s.Rides.ListRides(c.UserContext(), ride.RideFilter{
+		State: f.Status, Query: f.Q, Limit: ridesPerPage + 1, Offset: (f.Page - 1) * ridesPerPage,
+	})
+	if err != nil {
+		return components.RideListProps{}, err
+	}
+	p := components.RideListProps{Filters: f, Rides: rides, Now: s.Rides.Now()}
+	if len(rides) > ridesPerPage {
+		p.Rides, p.HasNext = rides[:ridesPerPage], true
+	}
+	return p, nil
+}
+
+// personOptions lists the people of a role matching search as choices.
+func (s *Server) personOptions(c *fiber.Ctx, role ride.Role, search string) ([]components.Option, error) {
+	if !role.Valid() {
+		return nil, ride.InvalidField("role", "Unknown kind of person.")
+	}
+	people, err := s.Rides.People(c.UserContext(), role, search, peopleShown)
+	if err != nil {
+		return nil, err
+	}
+	opts := make([]components.Option, len(people))
+	for i, p := range people {
+		opts[i] = components.Option{Value: strconv.FormatInt(p.ID, 10), Label: p.Name + " (" + p.Phone + ")"}
+	}
+	return opts, nil
+}
+
+// rideForm fills the create form's choices of people.
+func (s *Server) rideForm(c *fiber.Ctx, values, errs map[string]string) (components.RideFormProps, error) {
+	p := components.RideFormProps{Values: values, Errors: errs}
+	var err error
+	if p.Customers, err = s.personOptions(c, ride.RoleCustomer, ""); err != nil {
+		return p, err
+	}
+	if p.Drivers, err = s.personOptions(c, ride.RoleDriver, ""); err != nil {
+		return p, err
+	}
+	if p.Values == nil {
+		p.Values = map[string]string{"pickup_at": s.Rides.Now().In(s.Rides.Location()).Add(15 * time.Minute).Format(pickupLayout)}
+	}
+	return p, nil
+}
+
+func (s *Server) handleRides(c *fiber.Ctx) error {
+	list, err := s.rideList(c, rideFilters(c))
+	if err != nil {
+		return err
+	}
+	form, err := s.rideForm(c, nil, nil)
+	if err != nil {
+		return err
+	}
+	return renderPage(c, http.StatusOK, s.layout(c, "Rides", "rides"), components.RidesPage(components.RidesPageProps{Form: form, List: list}))
+}
+
+func (s *Server) handleRideList(c *fiber.Ctx) error {
+	if !isHTMX(c) {
+		return c.Redirect("/rides?"+string(c.Request().URI().QueryString()), http.StatusSeeOther)
+	}
+	list, err := s.rideList(c, rideFilters(c))
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, components.RideList(list))
+}
+
+// handleRideOptions answers the create form's search for a customer or
+// driver with the matching choices.
+func (s *Server) handleRideOptions(c *fiber.Ctx) error {
+	role := c.Query("role")
+	opts, err := s.personOptions(c, ride.Role(role), ride.Sanitize(strings.TrimSpace(c.Query(role+"_q"))))
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, components.PersonOptions(opts, ""))
+}
+
+// handleRideCreate creates a ride from the console's form. Invalid input
+// re-renders the form with the fields' errors (422); a full pool says so
+// (409); success clears the form, names the number and adds the row.
+func (s *Server) handleRideCreate(c *fiber.Ctx) error {
+	values := map[string]string{}
+	for _, k := range []string{"customer_id", "driver_id", "start", "destination", "pickup_at"} {
+		values[k] = c.FormValue(k)
+	}
+	errs := map[string]string{}
+	in := ride.NewRide{Start: values["start"], Destination: values["destination"]}
+	var err error
+	if in.CustomerID, err = strconv.ParseInt(values["customer_id"], 10, 64); err != nil {
+		errs["customer_id"] = "Choose a customer."
+	}
+	if in.DriverID, err = strconv.ParseInt(values["driver_id"], 10, 64); err != nil {
+		errs["driver_id"] = "Choose a driver."
+	}
+	if in.PickupAt, err = time.ParseInLocation(pickupLayout, values["pickup_at"], s.Rides.Location()); err != nil {
+		errs["pickup_at"] = "Enter the pickup date and time."
+	}
+	var created ride.Ride
+	if len(errs) == 0 {
+		created, err = s.Rides.CreateRide(c.UserContext(), in)
+		switch e := ride.AsError(err); {
+		case e != nil && e.Field != "":
+			errs[e.Field] = e.Message
+		case e != nil:
+			errs[""] = e.Message
+		case err != nil:
+			return err
+		}
+	}
+	status := http.StatusOK
+	if len(errs) > 0 {
+		status = http.StatusUnprocessableEntity
+		if _, whole := errs[""]; whole {
+			status = http.StatusConflict
+		}
+	} else {
+		values = nil // a fresh form
+	}
+	form, err := s.rideForm(c, values, errs)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return render(c, status, components.RideForm(form))
+	}
+	form.Created = &created
+	c.Set(hxTrigger, "ride-created")
+	return render(c, status, templ.Join(components.RideForm(form), components.RideRowOOB(created, s.Rides.Now())))
+}
+
+// rideDetail loads a ride and everything that happened on it.
+func (s *Server) rideDetail(c *fiber.Ctx) (components.RideDetailProps, error) {
+	id, err := pathID(c, ride.ErrRideNotFound)
+	if err != nil {
+		return components.RideDetailProps{}, err
+	}
+	r, err := s.Rides.Ride(c.UserContext(), id)
+	if err != nil {
+		return components.RideDetailProps{}, err
+	}
+	p := components.RideDetailProps{Ride: r, Now: s.Rides.Now()}
+	p.Timeline, err = s.Rides.Timeline(c.UserContext(), r)
+	return p, err
+}
+
+func (s *Server) handleRide(c *fiber.Ctx) error {
+	p, err := s.rideDetail(c)
+	if err != nil {
+		return err
+	}
+	return renderPage(c, http.StatusOK, s.layout(c, "Ride #"+strconv.FormatInt(p.Ride.ID, 10), "rides"), components.RideDetail(p))
+}
+
+func (s *Server) handleRideTimeline(c *fiber.Ctx) error {
+	p, err := s.rideDetail(c)
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, components.Timeline(p.Timeline))
+}
+
+func (s *Server) handleRideEnd(c *fiber.Ctx) error {
+	id, err := pathID(c, ride.ErrRideNotFound)
+	if err != nil {
+		return err
+	}
+	r, err := s.Rides.EndRide(c.UserContext(), id, ride.RideStatus(c.FormValue("status")))
+	if err != nil {
+		return err
+	}
+	return s.renderSummary(c, r, "Ride "+string(r.Status)+". Its number keeps connecting these two until "+s.formatClock(r.ExpiresAt)+".")
+}
+
+// handleRideExtend lengthens an ended ride's grace period, for a lost item
+// found late.
+func (s *Server) handleRideExtend(c *fiber.Ctx) error {
+	id, err := pathID(c, ride.ErrRideNotFound)
+	if err != nil {
+		return err
+	}
+	hours, _ := strconv.Atoi(c.FormValue("hours")) // 0, refused, when it is not a number
+	r, err := s.Rides.ExtendGrace(c.UserContext(), id, hours)
+	if err != nil {
+		return err
+	}
+	return s.renderSummary(c, r, "Grace period extended: the number connects them until "+s.formatClock(r.ExpiresAt)+".")
+}
+
+func (s *Server) renderSummary(c *fiber.Ctx, r ride.Ride, msg string) error {
+	if !isHTMX(c) {
+		return c.Redirect("/rides/"+strconv.FormatInt(r.ID, 10), http.StatusSeeOther)
+	}
+	return render(c, http.StatusOK, components.RideSummary(components.RideDetailProps{Ride: r, Now: s.Rides.Now(), Message: msg}))
+}
+
+func (s *Server) formatClock(t *time.Time) string {
+	if t == nil {
+		return "the ride ends"
+	}
+	return s.Rides.Format(*t)
+}

@@ -1,0 +1,65 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"birdcar/components"
+	"birdcar/sql/ride"
+)
+
+func (s *Server) registerSendRoutes() {
+	s.app.Get("/sends", s.handleSends)
+	s.app.Post("/sends/:id/retry", s.handleSendRetry)
+	s.app.Post("/sends/:id/cancel", s.handleSendCancel)
+}
+
+func (s *Server) handleSends(c *fiber.Ctx) error {
+	sends, err := s.Rides.TroubledSends(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return renderPage(c, http.StatusOK, s.layout(c, "Sends", "sends"), components.Sends(components.SendsProps{Sends: sends}))
+}
+
+// handleSendRetry makes River try a waiting send now, or queues a failed
+// one again with a new job.
+func (s *Server) handleSendRetry(c *fiber.Ctx) error {
+	return s.sendAction(c, func(id int64) (string, error) {
+		how, err := s.Rides.RetrySend(c.UserContext(), id)
+		if how == ride.RetriedNow {
+			return fmt.Sprintf("Message %d will be tried again now.", id), err
+		}
+		return fmt.Sprintf("Message %d is queued again.", id), err
+	})
+}
+
+// handleSendCancel stops retrying a send and marks it failed.
+func (s *Server) handleSendCancel(c *fiber.Ctx) error {
+	return s.sendAction(c, func(id int64) (string, error) {
+		return fmt.Sprintf("Message %d will not be sent.", id), s.Rides.CancelSend(c.UserContext(), id)
+	})
+}
+
+// sendAction applies act to the message the route names and re-renders
+// the list with act's note.
+func (s *Server) sendAction(c *fiber.Ctx, act func(id int64) (string, error)) error {
+	id, err := pathID(c, ride.ErrMessageNotFound)
+	if err != nil {
+		return err
+	}
+	note, err := act(id)
+	if err != nil {
+		return err
+	}
+	if !isHTMX(c) {
+		return c.Redirect("/sends", http.StatusSeeOther)
+	}
+	sends, err := s.Rides.TroubledSends(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, components.SendsTable(components.SendsProps{Sends: sends, Message: note}))
+}
