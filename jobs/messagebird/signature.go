@@ -1,18 +1,15 @@
 package messagebird
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	"github.com/messagebird/go-rest-api/v9/signature_jwt"
+	"github.com/golang-jwt/jwt/v5"
 
 	"birdcar/sql/ride"
 )
@@ -39,17 +36,87 @@ const (
 	replayPruneEvery = time.Minute
 )
 
+// The token's checks, as the SDK's signature_jwt package makes them (its
+// reference vectors are in testdata). We verify it ourselves: that package
+// needs github.com/golang-jwt/jwt v3, which has GO-2025-3553 and no fix.
+const (
+	issuer = "MessageBird"
+	// maxSkew is the SDK's leeway on nbf and exp for clocks apart.
+	maxSkew = time.Second
+)
+
+// signingMethods are the SDK's: HMAC with the signing key, of the sizes its
+// reference vectors declare valid. Not "none", nor any public-key
+// algorithm whose key could be confused with the HMAC secret.
+var signingMethods = []string{"HS256", "HS384", "HS512"}
+
+// Why a token's own claims refuse it, in the SDK's words.
+var (
+	errNoID              = errors.New("claim jti is empty or missing")
+	errURLHash           = errors.New("claim url_hash is invalid")
+	errPayloadHash       = errors.New("claim payload_hash is invalid")
+	errPayloadUnexpected = errors.New("claim payload_hash is set but actual payload is missing")
+	errPayloadMissing    = errors.New("claim payload_hash is not set but payload is present")
+)
+
+// claims are MessageBird's: iss, nbf, exp and jti, and the SHA-256 (hex) of
+// the full URL and of the body, when there is one.
+type claims struct {
+	jwt.RegisteredClaims
+	URLHash     string `json:"url_hash"`
+	PayloadHash string `json:"payload_hash,omitempty"`
+
+	// The request's hashes, set before parsing; JSON cannot reach them.
+	wantURLHash, wantPayloadHash string
+}
+
+// Validate checks what jwt's validator does not know: called by it after
+// iss, nbf and exp.
+func (c *claims) Validate() error {
+	var errs []error
+	if c.ID == "" {
+		errs = append(errs, errNoID)
+	}
+	if c.URLHash != c.wantURLHash {
+		errs = append(errs, errURLHash)
+	}
+	switch {
+	case c.wantPayloadHash == "" && c.PayloadHash != "":
+		errs = append(errs, errPayloadUnexpected)
+	case c.wantPayloadHash != "" && c.PayloadHash == "":
+		errs = append(errs, errPayloadMissing)
+	case c.PayloadHash != c.wantPayloadHash:
+		errs = append(errs, errPayloadHash)
+	}
+	return errors.Join(errs...)
+}
+
+// newClaims holds the hashes of fullURL and body (none for an empty body).
+func newClaims(fullURL string, body []byte) *claims {
+	c := &claims{wantURLHash: sha256Hex([]byte(fullURL))}
+	if len(body) > 0 {
+		c.wantPayloadHash = sha256Hex(body)
+	}
+	return c
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
 // Verifier checks MessageBird's webhook signatures, and admits each
 // signature once: a captured request played again while its signature is
 // valid is refused. Safe for concurrent use.
 type Verifier struct {
-	validator *signature_jwt.Validator
-	replays   replayGuard
+	key     []byte
+	now     func() time.Time // the tests set the clock
+	replays replayGuard
 }
 
 // NewVerifier checks signatures made with MessageBird's signing key.
 func NewVerifier(key string) *Verifier {
-	return &Verifier{validator: signature_jwt.NewValidator(key), replays: replayGuard{seen: map[string]time.Time{}}}
+	return &Verifier{key: []byte(key), now: time.Now, replays: replayGuard{seen: map[string]time.Time{}}}
 }
 
 // Verify admits a webhook whose token signs fullURL (PUBLIC_URL plus the
@@ -60,20 +127,22 @@ func (v *Verifier) Verify(token, fullURL string, body []byte) (string, error) {
 	if token == "" {
 		return "", fmt.Errorf("%w: no %s header", ErrBadSignature, SignatureHeader)
 	}
-	claims, err := v.validator.ValidateSignature(token, fullURL, body)
+	now := v.now()
+	c := newClaims(fullURL, body)
+	_, err := jwt.ParseWithClaims(token, c, func(*jwt.Token) (any, error) { return v.key, nil },
+		jwt.WithValidMethods(signingMethods), jwt.WithIssuer(issuer), jwt.WithExpirationRequired(),
+		jwt.WithLeeway(maxSkew), jwt.WithTimeFunc(func() time.Time { return now }))
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadSignature, err)
+		return "", fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
-	// The validator checked exp with a second's leeway; the id is kept as long.
-	cl := claims.(*signature_jwt.Claims)
-	jti, exp := cl.JWTID, time.Unix(cl.ExpirationTime, 0).Add(time.Second)
-	switch v.replays.claim(jti, exp, signature_jwt.TimeFunc()) {
+	// The token is refused from exp plus the leeway on; the id is kept as long.
+	switch v.replays.claim(c.ID, c.ExpiresAt.Add(maxSkew), now) {
 	case replayed:
 		return "", ErrReplayed
 	case guardFull:
 		return "", ErrTooManySignatures
 	}
-	return jti, nil
+	return c.ID, nil
 }
 
 // Release forgets an admitted signature, so that it may be used again:
@@ -134,17 +203,13 @@ func (g *replayGuard) release(jti string) {
 // issuer, a one-minute validity, a unique id and the hashes of the full
 // URL and the body. The simulator and the tests call the webhooks with it.
 func Sign(key, fullURL string, body []byte, now time.Time) string {
-	hash := func(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
-	claims := map[string]any{"iss": "MessageBird", "nbf": now.Unix(), "exp": now.Add(time.Minute).Unix(),
-		"jti": rand.Text(), "url_hash": hash([]byte(fullURL))}
-	if len(body) > 0 {
-		claims["payload_hash"] = hash(body)
+	c := newClaims(fullURL, body)
+	c.RegisteredClaims = jwt.RegisteredClaims{Issuer: issuer, NotBefore: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)), ID: rand.Text()}
+	c.URLHash, c.PayloadHash = c.wantURLHash, c.wantPayloadHash
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString([]byte(key))
+	if err != nil {
+		panic(err) // only a key of another type than []byte fails
 	}
-	enc := base64.RawURLEncoding
-	header, _ := json.Marshal(map[string]string{"alg": "HS256", "typ": "JWT"})
-	payload, _ := json.Marshal(claims)
-	unsigned := enc.EncodeToString(header) + "." + enc.EncodeToString(payload)
-	mac := hmac.New(sha256.New, []byte(key))
-	mac.Write([]byte(unsigned))
-	return unsigned + "." + enc.EncodeToString(mac.Sum(nil))
+	return token
 }
