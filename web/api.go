@@ -61,7 +61,7 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), fiber.MIMEApplicationJSON) {
 		return errNotJSON
 	}
-	body := bytes.TrimLeft(c.Body(), " \t\r\n")
+	body := bytes.TrimLeft(c.Request().Body(), " \t\r\n")
 	if !utf8.Valid(body) {
 		return ride.ErrNotUTF8
 	}

@@ -135,7 +135,7 @@ func (s *Server) handleAPIRideEnd(c *fiber.Ctx) error {
 	in := struct {
 		Status string `json:"status"`
 	}{Status: string(ride.RideCompleted)}
-	if len(c.Body()) > 0 {
+	if len(c.Request().Body()) > 0 {
 		if err := decodeJSON(c, &in); err != nil {
 			return err
 		}

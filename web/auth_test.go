@@ -3,6 +3,8 @@ package web
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -359,61 +361,6 @@ func TestCSRF_LoginNeedsSameOrigin(t *testing.T) {
 	}
 }
 
-func TestLogin_RateLimited(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil).withAdmin(t)
-	for i := range loginMaxFailures {
-		if r := b.postLogin(t, testAdminUser, "guess", "/"); r.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("attempt %d: %d, want 401", i+1, r.StatusCode)
-		}
-	}
-	b.Clock.Advance(time.Minute)
-	// Beyond the limit even the right password is refused: otherwise the
-	// answer would still tell a guess right from wrong.
-	r := b.postLogin(t, testAdminUser, testAdminPassword, "/")
-	if r.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("6th attempt: %d, want 429", r.StatusCode)
-	}
-	if got := r.Header.Get("Retry-After"); got != "840" {
-		t.Errorf("Retry-After %q, want 840", got)
-	}
-	if got := parseHTML(t, r).Find(`[data-testid="login-error"]`).Text(); got != "Too many failed attempts. Try again in 14 minutes." {
-		t.Errorf("error %q", got)
-	}
-	if len(r.Cookies()) != 0 {
-		t.Error("a refused login set a cookie")
-	}
-
-	b.Clock.Advance(loginWindow)
-	if r := b.postLogin(t, testAdminUser, testAdminPassword, "/"); r.StatusCode != http.StatusSeeOther {
-		t.Fatalf("after the window: %d, want 303", r.StatusCode)
-	}
-}
-
-func TestLogin_LimiterKeys(t *testing.T) {
-	t.Parallel()
-	l := &loginLimiter{max: 2, window: time.Minute, entries: map[string]*loginAttempts{}}
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	for range 2 {
-		if w := l.attempt(now, "ip a", "user x"); w != 0 {
-			t.Fatalf("allowance refused: %v", w)
-		}
-	}
-	if w := l.attempt(now, "ip b", "user x"); w != time.Minute {
-		t.Errorf("same user from another IP: wait %v, want 1m", w)
-	}
-	if w := l.attempt(now, "ip a", "user y"); w != time.Minute {
-		t.Errorf("another user from the same IP: wait %v, want 1m", w)
-	}
-	if w := l.attempt(now, "ip b", "user y"); w != 0 {
-		t.Errorf("fresh IP and user: wait %v", w)
-	}
-	l.forget("ip a", "user x")
-	if w := l.attempt(now, "ip a", "user x"); w != 0 {
-		t.Errorf("after a success: wait %v", w)
-	}
-}
-
 func TestCSRF_RiverUI(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -461,5 +408,50 @@ func TestCSRF_RiverUI(t *testing.T) {
 	want := []string{"GET /riverui/jobs", "POST /riverui/api/jobs/cancel", "POST /riverui/api/jobs/cancel"}
 	if strings.Join(seen, ",") != strings.Join(want, ",") {
 		t.Errorf("River UI saw %q, want %q", seen, want)
+	}
+}
+
+// TestCSRF_TokenNotFromQuery: the token counts from the header or the
+// posted form, never from the URL.
+func TestCSRF_TokenNotFromQuery(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil).withAdmin(t)
+	post := func(target, contentType string, body io.Reader) int {
+		cookie, _ := b.session(t)
+		req := httptest.NewRequest("POST", target, body)
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Cookie", cookie)
+		return b.do(t, req).StatusCode
+	}
+	cookie, csrf := b.session(t)
+	// The session's own token, in the query string only.
+	req := httptest.NewRequest("POST", "/logout?"+components.CSRFFieldName+"="+url.QueryEscape(csrf), strings.NewReader(""))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Cookie", cookie)
+	if r := b.do(t, req); r.StatusCode != http.StatusForbidden {
+		t.Errorf("token in the query string: %d, want 403", r.StatusCode)
+	}
+	if got := post("/logout", "application/x-www-form-urlencoded", strings.NewReader("")); got != http.StatusForbidden {
+		t.Errorf("no token: %d, want 403", got)
+	}
+
+	// In a posted form, urlencoded or multipart, it does.
+	cookie, csrf = b.session(t)
+	req = httptest.NewRequest("POST", "/logout", strings.NewReader(url.Values{components.CSRFFieldName: {csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Cookie", cookie)
+	if r := b.do(t, req); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("token in the urlencoded body: %d, want 303", r.StatusCode)
+	}
+	cookie, csrf = b.session(t)
+	var body strings.Builder
+	mw := multipart.NewWriter(&body)
+	mw.WriteField(components.CSRFFieldName, csrf)
+	mw.Close()
+	req = httptest.NewRequest("POST", "/logout", strings.NewReader(body.String()))
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Cookie", cookie)
+	if r := b.do(t, req); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("token in the multipart body: %d, want 303", r.StatusCode)
 	}
 }

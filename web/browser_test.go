@@ -12,7 +12,11 @@ import (
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	"golang.org/x/crypto/bcrypt"
+
+	"riverqueue.com/riverui"
 
 	"birdcar/jobs/messagebird"
 	"birdcar/sql/admin"
@@ -28,7 +32,7 @@ type browserStack struct {
 
 const browserUser, browserPassword = "admin", "correct horse battery staple"
 
-func startBrowserStack(t *testing.T) *browserStack {
+func startBrowserStack(t *testing.T, mount ...func(*river.Client[pgx.Tx], *Server)) *browserStack {
 	t.Helper()
 	chrome, err := exec.LookPath("chromium")
 	if err != nil {
@@ -40,7 +44,7 @@ func startBrowserStack(t *testing.T) *browserStack {
 	}
 	base := serveLive(t, messagebird.Sandbox{},
 		&ride.Service{DefaultCountry: "NL", GracePeriod: time.Hour, PoolLowWatermark: 1},
-		&Server{Sandbox: true, Admin: &admin.Service{User: browserUser, PasswordHash: hash}})
+		&Server{Sandbox: true, Admin: &admin.Service{User: browserUser, PasswordHash: hash}}, mount...)
 
 	// Not t.TempDir: Chromium's helpers may still write to the profile
 	// while the test ends, which fails TempDir's strict removal.
@@ -248,5 +252,46 @@ func TestBrowser_ConsoleEndToEnd(t *testing.T) {
 	)
 	if code != 403 {
 		t.Errorf("POST without a CSRF token: %d, want 403", code)
+	}
+}
+
+// TestBrowser_RiverUI loads River UI under the console's security headers
+// (a policy of frame-ancestors only): its scripts run, it calls its API,
+// and the browser reports no policy violation.
+func TestBrowser_RiverUI(t *testing.T) {
+	b := startBrowserStack(t, func(client *river.Client[pgx.Tx], srv *Server) {
+		h, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(client, nil),
+			Logger: srv.Logger, Prefix: riverUIPrefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		srv.RiverUI = h
+	})
+	var violations []string
+	var queues bool
+	b.run(t, "River UI",
+		// Every policy violation the page meets is kept for the test to read.
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			_, err := cdppage.AddScriptToEvaluateOnNewDocument(`window.__violations = [];
+				document.addEventListener("securitypolicyviolation", e => window.__violations.push(e.violatedDirective + " " + e.blockedURI));`).Do(ctx)
+			return err
+		}),
+		chromedp.Navigate(b.base+"/login"),
+		chromedp.WaitVisible(sel("login-user")),
+		chromedp.SendKeys(sel("login-user"), browserUser),
+		chromedp.SendKeys(sel("login-password"), browserPassword),
+		chromedp.Click(sel("login-submit")),
+		chromedp.WaitVisible(sel("count-active")),
+		chromedp.Navigate(b.base+"/riverui/queues"),
+		// River UI's queue list comes from its API: the queue the workers poll shows.
+		chromedp.Poll(`location.pathname.startsWith("/riverui/") && document.body.innerText.includes("default")`, &queues,
+			chromedp.WithPollingTimeout(30*time.Second)),
+		chromedp.Evaluate(`window.__violations`, &violations),
+	)
+	if len(violations) > 0 {
+		t.Errorf("policy violations: %q", violations)
 	}
 }

@@ -1,14 +1,11 @@
 package web
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,10 +18,6 @@ import (
 
 const (
 	sessionCookie = "birdcar_session"
-
-	// Failed logins allowed per client IP and per user name in a window.
-	loginMaxFailures = 5
-	loginWindow      = 15 * time.Minute
 
 	// htmx's full-page redirect, and the page an htmx request came from.
 	hxRedirect   = "HX-Redirect"
@@ -44,7 +37,7 @@ var (
 func (s *Server) registerAuthRoutes() {
 	// The limiter belongs to this server rather than the package, so tests
 	// (each with its own server) do not count each other's failures.
-	limits := &loginLimiter{max: loginMaxFailures, window: loginWindow, entries: map[string]*loginAttempts{}}
+	limits := newLoginLimiter()
 	s.app.Get("/login", s.handleLoginPage)
 	s.app.Post("/login", func(c *fiber.Ctx) error { return s.handleLogin(c, limits) })
 	s.app.All("/login", onlyMethods(fiber.MethodGet, fiber.MethodPost))
@@ -71,28 +64,32 @@ func (s *Server) handleLoginPage(c *fiber.Ctx) error {
 // double-submit cookie it asks the browser where the post came from
 // (sameOrigin): that needs no state, and a sibling subdomain that can plant
 // cookies cannot forge it. Scripts that log in must send an Origin header.
+//
+// Failures are limited per client address only (loginLimiter): a limit on
+// the user name would let anyone lock the operator out by guessing wrong.
+// The credentials are read from the posted body only, never the query
+// string, which logs and Referer headers keep.
 func (s *Server) handleLogin(c *fiber.Ctx, limits *loginLimiter) error {
 	if !sameOrigin(c) {
 		return errCSRF
 	}
 	ctx := c.UserContext()
 	now := s.Rides.Now()
-	user := c.FormValue("user")
+	user := postedValue(c, "user")
 	props := components.LoginProps{Username: user, Next: localPath(c.FormValue("next"))}
-	// User names are hashed so that the keys stay small whatever is posted.
-	keys := []string{"ip " + c.IP(), fmt.Sprintf("user %x", sha256.Sum256([]byte(strings.ToLower(user))))}
-	if wait := limits.attempt(now, keys...); wait > 0 {
-		minutes := int((wait + time.Minute - 1) / time.Minute)
+	client := s.clientAddr(c)
+	key := loginKey(client)
+	if wait := limits.attempt(now, key); wait > 0 {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int((wait+time.Second-1)/time.Second)))
-		props.Error = fmt.Sprintf("Too many failed attempts. Try again in %d %s.", minutes, plural(minutes, "minute", "minutes"))
+		props.Error = "Too many failed attempts from your address. Try again in " + waitText(wait) + "."
 		return s.renderLogin(c, http.StatusTooManyRequests, props)
 	}
-	if !s.Admin.CheckPassword(user, c.FormValue("password")) {
-		s.Logger.WarnContext(ctx, "console login failed", "ip", c.IP())
+	if !s.Admin.CheckPassword(user, postedValue(c, "password")) {
+		s.Logger.WarnContext(ctx, "console login failed", "ip", client.String())
 		props.Error = "Wrong user name or password."
 		return s.renderLogin(c, http.StatusUnauthorized, props)
 	}
-	limits.forget(keys...)
+	limits.forget(key)
 	token, err := s.Admin.StartSession(ctx)
 	if err != nil {
 		return err
@@ -175,9 +172,11 @@ func (s *Server) checkCSRF(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	want := components.CSRFToken(c.UserContext())
+	// The header or the posted form, never the query string: a token in a
+	// URL leaks through logs and Referer headers.
 	got := c.Get(components.CSRFHeader)
 	if got == "" {
-		got = c.FormValue(components.CSRFFieldName)
+		got = postedValue(c, components.CSRFFieldName)
 	}
 	if want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
 		return c.Next()
@@ -189,6 +188,20 @@ func (s *Server) checkCSRF(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	return errCSRF
+}
+
+// postedValue is a field of the posted form, urlencoded or multipart, and
+// never of the query string, which c.FormValue reads first.
+func postedValue(c *fiber.Ctx, name string) string {
+	if v := c.Request().PostArgs().Peek(name); len(v) > 0 {
+		return string(v)
+	}
+	if strings.HasPrefix(strings.ToLower(string(c.Request().Header.ContentType())), fiber.MIMEMultipartForm) {
+		if form, err := c.MultipartForm(); err == nil && len(form.Value[name]) > 0 {
+			return form.Value[name][0]
+		}
+	}
+	return ""
 }
 
 // sameOrigin reports whether the browser says the request comes from a page
@@ -221,65 +234,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// loginLimiter counts login attempts per key (client IP, user name) in
-// fixed windows, and forgets a key's count when its login succeeds, so what
-// remains are failures. It lives in memory: with several web processes
-// each gives its own allowance, which bcrypt's cost still keeps far from
-// useful for guessing; a shared limit would need a table.
-type loginLimiter struct {
-	mu      sync.Mutex
-	max     int
-	window  time.Duration
-	entries map[string]*loginAttempts
-}
-
-type loginAttempts struct {
-	start time.Time
-	n     int
-}
-
-// attempt records an attempt under every key and returns 0, or, if any key
-// has used its allowance, how long until it may try again (and records
-// nothing). Counting before the password is checked means parallel
-// requests cannot all slip in under the limit.
-func (l *loginLimiter) attempt(now time.Time, keys ...string) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var wait time.Duration
-	for _, k := range keys {
-		if e := l.entries[k]; e != nil && e.n >= l.max {
-			wait = max(wait, e.start.Add(l.window).Sub(now))
-		}
-	}
-	if wait > 0 {
-		return wait
-	}
-	// Pruning only past a size keeps the common case O(1) and the map
-	// bounded by what can be attempted in one window.
-	if len(l.entries) > 1024 {
-		for k, e := range l.entries {
-			if now.Sub(e.start) >= l.window {
-				delete(l.entries, k)
-			}
-		}
-	}
-	for _, k := range keys {
-		e := l.entries[k]
-		if e == nil || now.Sub(e.start) >= l.window {
-			e = &loginAttempts{start: now}
-			l.entries[k] = e
-		}
-		e.n++
-	}
-	return 0
-}
-
-func (l *loginLimiter) forget(keys ...string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, k := range keys {
-		delete(l.entries, k)
-	}
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
 	"birdcar/jobs"
@@ -34,8 +36,10 @@ func (quickRetry) NextRetry(*rivertype.JobRow) time.Time {
 // River workers sending through sender, the batched call log, a real
 // listener on loopback — on a fresh database, with the rules' settings in
 // rides and the server's other settings in srv (a nil srv.Admin is a
-// console nobody can log in to), and returns its base URL.
-func serveLive(t *testing.T, sender ride.Sender, rides *ride.Service, srv *Server) string {
+// console nobody can log in to), and returns its base URL. Each of mount
+// runs with the River client before the server is built, to mount what
+// needs it (River UI).
+func serveLive(t *testing.T, sender ride.Sender, rides *ride.Service, srv *Server, mount ...func(*river.Client[pgx.Tx], *Server)) string {
 	t.Helper()
 	pool, _ := dbtest.FreshDB(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -59,6 +63,9 @@ func serveLive(t *testing.T, sender ride.Sender, rides *ride.Service, srv *Serve
 	}
 	srv.Admin.DB = pool
 	srv.Rides, srv.Logger = rides, logger
+	for _, m := range mount {
+		m(workers, srv)
+	}
 	NewServer(t.Context(), srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

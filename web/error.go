@@ -60,6 +60,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	// The request's context ended with the handler chain; rendering the
 	// error still needs one.
 	c.SetUserContext(context.WithoutCancel(c.UserContext()))
+	// fasthttp's own errors (a malformed request, oversized headers) come
+	// here before any middleware ran.
+	s.setSecurityHeaders(c)
 	pub, status := httpError(c, err)
 	if pub == errInternal {
 		// The log handler adds the request id from the context.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -85,11 +87,9 @@ func TestReadyz_DatabaseRestart(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	// dbtest's prefix: should this test die with the cluster running, the
-	// next test binary reaps it.
-	dir, err := os.MkdirTemp("", "birdcar-dbtest-readyz-")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// next test binary reaps it. A new path: as root, localpg hands the
+	// postgres user only a directory it creates.
+	dir := filepath.Join(os.TempDir(), "birdcar-dbtest-readyz-"+rand.Text())
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	start := func(port int) *localpg.Cluster {
 		t.Helper()

@@ -40,8 +40,11 @@ func renderPage(c *fiber.Ctx, status int, layout components.LayoutProps, body te
 // signed-in operator's name.
 const localUser = "user"
 
-// layout is the shell props of a console page.
+// layout is the shell props of a console page. The warning about unsigned
+// webhooks is for the signed-in operators only: the login page and a
+// stranger's error pages would tell anyone where to forge.
 func (s *Server) layout(c *fiber.Ctx, title, active string) components.LayoutProps {
 	user, _ := c.Locals(localUser).(string)
-	return components.LayoutProps{Title: title, Active: active, Sandbox: s.Sandbox, User: user}
+	return components.LayoutProps{Title: title, Active: active, Sandbox: s.Sandbox, User: user,
+		UnsignedWebhooks: s.UnsignedWebhooks && user != ""}
 }

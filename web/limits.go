@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"time"
@@ -44,16 +45,41 @@ func tooLarge(limit int) *ride.Error {
 }
 
 // limitBody refuses a body over its kind of request's limit, and any
-// compressed body: Fiber would inflate it without bound on first read, and
-// neither MessageBird nor a browser compresses what it sends.
+// compressed body: neither MessageBird nor a browser compresses what it
+// sends, and inflating one is how a few kilobytes become gigabytes.
+// Handlers read the raw body (c.Request().Body()), never c.Body(), which
+// inflates by the Content-Encoding it finds without bound; refusing every
+// encoding here also keeps fasthttp's multipart reader from gunzipping.
 func (s *Server) limitBody(c *fiber.Ctx) error {
-	if enc := c.Get(fiber.HeaderContentEncoding); enc != "" && !strings.EqualFold(enc, "identity") {
+	if contentEncoded(c) {
 		return errEncoded
 	}
 	if limit := bodyLimit(c); len(c.Request().Body()) > limit {
 		return tooLarge(limit)
 	}
 	return c.Next()
+}
+
+// contentEncoded reports whether the request names any content coding but
+// identity, on any Content-Encoding line and in any item of a
+// comma-separated list: Fiber's c.Get reads the first line, c.Body()
+// decodes by the last, and fasthttp's multipart reader by the first, so
+// only refusing them all leaves no reader an encoded body. Empty list
+// items are allowed, as RFC 9110 says to ignore them.
+func contentEncoded(c *fiber.Ctx) bool {
+	encoded := false
+	c.Request().Header.VisitAll(func(key, value []byte) {
+		if encoded || !bytes.EqualFold(bytes.TrimSpace(key), []byte(fiber.HeaderContentEncoding)) {
+			return
+		}
+		for item := range bytes.SplitSeq(value, []byte(",")) {
+			if item = bytes.Trim(item, " \t"); len(item) > 0 && !bytes.EqualFold(item, []byte("identity")) {
+				encoded = true
+				return
+			}
+		}
+	})
+	return encoded
 }
 
 // bodyLimit is the largest body a request may carry. Only a request with a

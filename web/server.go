@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -52,6 +53,15 @@ type Server struct {
 	// WebhookConcurrency caps the webhooks handled at once; more wait
 	// briefly, then get a 503 (MessageBird retries). 0 means 64.
 	WebhookConcurrency int
+	// TrustedProxies are the addresses (IPs or CIDRs) of the proxies whose
+	// X-Forwarded-For names the client; none: the peer is the client.
+	TrustedProxies []string
+	// MaxConnsPerIP caps the open connections of one client address; 0
+	// leaves them uncapped (behind a proxy every client is the proxy).
+	MaxConnsPerIP int
+	// UnsignedWebhooks says live webhooks are accepted unsigned on purpose
+	// (ALLOW_UNSIGNED_WEBHOOKS): the console warns about it.
+	UnsignedWebhooks bool
 
 	app *fiber.App
 	// base is cancelled at shutdown; request contexts derive from it.
@@ -62,6 +72,8 @@ type Server struct {
 	inbound messagebird.Reader
 	// webhookSlots is the semaphore behind WebhookConcurrency.
 	webhookSlots chan struct{}
+	// proxies are TrustedProxies, parsed.
+	proxies []netip.Prefix
 }
 
 // NewServer builds the Fiber app and its routes. ctx bounds every request's
@@ -73,6 +85,11 @@ func NewServer(ctx context.Context, s *Server) *Server {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
+	proxies, bad := parseProxies(s.TrustedProxies)
+	if len(bad) > 0 {
+		s.Logger.Error("trusted proxies ignored: neither an address nor a CIDR block", "entries", bad)
+	}
+	s.proxies = proxies
 	s.app = fiber.New(fiber.Config{
 		ErrorHandler:          s.handleError,
 		DisableStartupMessage: true,
@@ -80,8 +97,16 @@ func NewServer(ctx context.Context, s *Server) *Server {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 		BodyLimit:             consoleBodyLimit, // limitBody sets each route's own
+		// Forwarded headers count only from a trusted proxy: without the
+		// check Fiber believes X-Forwarded-* from anyone. clientAddr reads
+		// X-Forwarded-For itself; c.IP() takes its leftmost entry, which
+		// the client writes.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          proxyList(proxies),
+		ProxyHeader:             fiber.HeaderXForwardedFor,
+		EnableIPValidation:      true,
 	})
-	s.app.Use(recover.New(), s.withUserContext, s.requestID)
+	s.app.Use(s.securityHeaders, recover.New(), s.withUserContext, s.requestID)
 	s.app.Use(s.limitBody)
 	s.registerStaticRoutes()
 	s.registerHealthRoutes()
@@ -107,8 +132,15 @@ func NewServer(ctx context.Context, s *Server) *Server {
 // App exposes the Fiber app, for tests (app.Test) and the listener.
 func (s *Server) App() *fiber.App { return s.app }
 
-// Serve answers requests on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+// Serve answers requests on ln until Shutdown, each client address
+// holding at most MaxConnsPerIP connections open when that is set.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.MaxConnsPerIP > 0 {
+		// Not fasthttp's own cap: see connCapListener.
+		ln = newConnCapListener(ln, s.MaxConnsPerIP)
+	}
+	return s.app.Listener(ln)
+}
 
 // Shutdown stops accepting connections and waits for in-flight requests.
 func (s *Server) Shutdown(timeout time.Duration) error {

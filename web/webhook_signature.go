@@ -16,7 +16,7 @@ func (s *Server) verifySignature(c *fiber.Ctx) error {
 		return c.Next()
 	}
 	url := s.PublicURL + string(c.Request().URI().RequestURI())
-	id, err := s.verifier.Verify(c.Get(messagebird.SignatureHeader), url, c.Body())
+	id, err := s.verifier.Verify(c.Get(messagebird.SignatureHeader), url, c.Request().Body())
 	switch {
 	case errors.Is(err, messagebird.ErrBadSignature):
 		s.Logger.InfoContext(c.UserContext(), "webhook refused: bad signature", "path", c.Path(), "reason", err)

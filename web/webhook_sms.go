@@ -8,7 +8,7 @@ import (
 // party of the ride whose route matches. It answers 200 only once the
 // message and its forward's job are committed: after that nothing is lost.
 func (s *Server) handleWebhookSMS(c *fiber.Ctx) error {
-	in, err := s.inbound.SMS(c.Get(fiber.HeaderContentType), c.Body(), func(name string) string { return c.FormValue(name) })
+	in, err := s.inbound.SMS(c.Get(fiber.HeaderContentType), c.Request().Body(), func(name string) string { return c.FormValue(name) })
 	if err != nil {
 		return err
 	}

@@ -168,13 +168,25 @@ type Report struct {
 	At         time.Time // when MessageBird saw the status
 }
 
+// reportClockSkew is how far ahead of our clock a delivery report's time
+// may be. Reports order a message's statuses, and a report dated ahead
+// would outrank every real one until that date: a forged report from 2030
+// would freeze the status for years. MessageBird's and our clocks are both
+// NTP-synced, so seconds apart; a minute leaves room for that and for the
+// report's journey without letting any report outrank the next for long.
+const reportClockSkew = time.Minute
+
 // ApplyReport moves an outbound message on, unless a newer report already
 // did. It reports whether the message changed: false for an unknown
 // message or a report older than the last. A report without a time counts
-// as made now.
+// as made now, and one dated more than reportClockSkew ahead as made then.
 func (s *Service) ApplyReport(ctx context.Context, r Report) (bool, error) {
+	now := s.Now()
 	if r.At.IsZero() {
-		r.At = s.Now()
+		r.At = now
+	}
+	if latest := now.Add(reportClockSkew); r.At.After(latest) {
+		r.At = latest
 	}
 	n, err := s.queries().MessageApplyReport(ctx, db.MessageApplyReportParams{
 		ID: r.MessageID, ReportStatus: string(r.Status), Reason: r.Reason, ProviderID: r.ProviderID, ReportedAt: r.At,

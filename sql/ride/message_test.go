@@ -121,7 +121,8 @@ func TestApplyReport(t *testing.T) {
 		t.Fatalf("outbox %v, %v; want the two notifications", out, err)
 	}
 	id := out[0].ID
-	at := time.Date(2026, 5, 1, 12, 1, 0, 0, time.UTC)
+	// Before the clock's 12:00: a report dated ahead of it is capped.
+	at := time.Date(2026, 5, 1, 11, 58, 0, 0, time.UTC)
 	status := func() ride.Message {
 		t.Helper()
 		out, err := f.Rides.Outbox(ctx)
@@ -161,6 +162,57 @@ func TestApplyReport(t *testing.T) {
 	}
 	if m := status(); m.LastError == nil || *m.LastError != reason {
 		t.Errorf("last error %v, want the report's reason", m.LastError)
+	}
+}
+
+// TestApplyReport_FutureTimeIsCapped: a forged report dated years ahead
+// outranks the real reports for a minute at most, not until its date.
+func TestApplyReport_FutureTimeIsCapped(t *testing.T) {
+	t.Parallel()
+	f := activeRide(t, nil)
+	ctx := t.Context()
+	out, err := f.Rides.Outbox(ctx)
+	if err != nil || len(out) != 2 {
+		t.Fatalf("outbox %v, %v; want the two notifications", out, err)
+	}
+	id := out[0].ID
+	apply := func(status ride.ReportStatus, at time.Time) bool {
+		t.Helper()
+		applied, err := f.Rides.ApplyReport(ctx, ride.Report{MessageID: id, Status: status, At: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return applied
+	}
+	status := func() ride.MessageStatus {
+		t.Helper()
+		out, err := f.Rides.Outbox(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out {
+			if m.ID == id {
+				return m.Status
+			}
+		}
+		t.Fatalf("message %d gone", id)
+		return ""
+	}
+	if !apply(ride.ReportFailed, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)) || status() != ride.StatusFailed {
+		t.Fatalf("the forged report was not applied: %s", status())
+	}
+	// Within the minute it counts as dated now plus a minute.
+	if apply(ride.ReportDelivered, f.Clock.Now().Add(30*time.Second)) || status() != ride.StatusFailed {
+		t.Errorf("a report older than the capped one was applied: %s", status())
+	}
+	// Past it, the real reports move the message on again.
+	f.Clock.Advance(2 * time.Minute)
+	if !apply(ride.ReportDelivered, f.Clock.Now()) || status() != ride.StatusDelivered {
+		t.Errorf("two minutes on, a current report was ignored: status %s", status())
+	}
+	// A report dated within the allowed skew keeps its time.
+	if !apply(ride.ReportSent, f.Clock.Now().Add(50*time.Second)) || apply(ride.ReportDelivered, f.Clock.Now().Add(40*time.Second)) {
+		t.Errorf("a report 50 s ahead did not keep its time over one 40 s ahead")
 	}
 }
 

@@ -44,7 +44,7 @@ const minPhoneDigits = 8
 func NewLogHandler(w io.Writer, format string, level slog.Leveler) slog.Handler {
 	if format != "json" && format != "text" {
 		format = "json"
-		if isTerminal(w) {
+		if IsTerminal(w) {
 			format = "text"
 		}
 	}
@@ -186,8 +186,8 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// isTerminal reports whether w is a character device, as a terminal is.
-func isTerminal(w io.Writer) bool {
+// IsTerminal reports whether w is a character device, as a terminal is.
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

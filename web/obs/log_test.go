@@ -164,8 +164,8 @@ func TestNewLogHandler_Format(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tty.Close()
-	if isTerminal(file) || !isTerminal(tty) {
-		t.Errorf("isTerminal(file) = %v, isTerminal(%s) = %v; want false, true", isTerminal(file), os.DevNull, isTerminal(tty))
+	if IsTerminal(file) || !IsTerminal(tty) {
+		t.Errorf("IsTerminal(file) = %v, IsTerminal(%s) = %v; want false, true", IsTerminal(file), os.DevNull, IsTerminal(tty))
 	}
 }
 
