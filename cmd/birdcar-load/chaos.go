@@ -484,6 +484,7 @@ func (ch *chaos) startStack(ctx context.Context, token string) error {
 		"ADMIN_PASSWORD=" + randomHex(12),
 		"MESSAGEBIRD_API_KEY=" + key,
 		"MESSAGEBIRD_BASE_URL=" + ch.fake.URL,
+		"ALLOW_UNSIGNED_WEBHOOKS=1", // the load tool does not sign its webhooks
 		fmt.Sprintf("SEND_MAX_ATTEMPTS=%d", ch.cfg.maxAttempts),
 	}, ch.cfg.env...)
 	ch.mu.Lock()

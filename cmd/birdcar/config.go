@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"birdcar/web"
 )
 
 // config is everything BirdCar reads from its environment.
@@ -36,6 +39,10 @@ type config struct {
 	MetricsAddr        string
 	RiverWorkers       int
 	WebhookConcurrency int
+	MaxConnsPerIP      int
+	TrustedProxies     []string
+	// UnsignedWebhooks: live, with no signing key, by ALLOW_UNSIGNED_WEBHOOKS.
+	UnsignedWebhooks bool
 }
 
 // configError names the variable that stopped start-up.
@@ -96,7 +103,23 @@ func loadConfig(environ []string, dotenvPath string) (config, error) {
 	if err := cfg.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		return config{}, &configError{Name: "LOG_LEVEL", Value: get("LOG_LEVEL", ""), Want: "debug, info, warn or error"}
 	}
-	cfg.MetricsToken = get("METRICS_TOKEN", "")
+	if cfg.MaxConnsPerIP, err = intVar("MAX_CONNS_PER_IP", get("MAX_CONNS_PER_IP", "512"), 0, 1_000_000, "a whole number, 0 (no cap) or more"); err != nil {
+		return config{}, err
+	}
+	if cfg.MetricsToken = get("METRICS_TOKEN", ""); cfg.MetricsToken != "" && len(cfg.MetricsToken) < 16 {
+		return config{}, &configError{Name: "METRICS_TOKEN", Value: "…", Want: "a token of at least 16 characters"}
+	}
+	for _, p := range strings.Split(get("TRUSTED_PROXIES", ""), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			if _, err := netip.ParsePrefix(p); err != nil {
+				return config{}, &configError{Name: "TRUSTED_PROXIES", Value: p, Want: "comma-separated IP addresses or CIDR ranges, such as 10.0.0.1,192.168.0.0/16"}
+			}
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
+	}
 	if cfg.MetricsAddr = get("METRICS_ADDR", ""); cfg.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(cfg.MetricsAddr); err != nil {
 			return config{}, &configError{Name: "METRICS_ADDR", Value: cfg.MetricsAddr, Want: "host:port, such as 127.0.0.1:9090"}
@@ -126,7 +149,48 @@ func loadConfig(environ []string, dotenvPath string) (config, error) {
 	if cfg.AutoEndAfter, err = durationVar("RIDE_AUTO_END_AFTER", get("RIDE_AUTO_END_AFTER", "12h")); err != nil {
 		return config{}, err
 	}
+	allowUnsigned, err := strconv.ParseBool(get("ALLOW_UNSIGNED_WEBHOOKS", "0"))
+	if err != nil {
+		return config{}, &configError{Name: "ALLOW_UNSIGNED_WEBHOOKS", Value: get("ALLOW_UNSIGNED_WEBHOOKS", ""), Want: "1 or 0"}
+	}
+	if live := cfg.live(); live != "" && cfg.SigningKey == "" {
+		if !allowUnsigned {
+			return config{}, fmt.Errorf("MESSAGEBIRD_SIGNING_KEY is not set, and BirdCar is live (%s): anyone could forge MessageBird's webhooks, unmask numbers and send SMS on your account. Set MESSAGEBIRD_SIGNING_KEY to the signing key from MessageBird's dashboard (Developers → Settings), or set ALLOW_UNSIGNED_WEBHOOKS=1 to accept unsigned webhooks all the same", live)
+		}
+		cfg.UnsignedWebhooks = true
+	}
 	return cfg, nil
+}
+
+// live says why BirdCar talks to the real MessageBird, which then reaches
+// it over the internet, or "" when it does not: no API key (the sandbox
+// sender) and a PUBLIC_URL on this machine.
+func (cfg config) live() string {
+	if cfg.MessageBirdAPIKey != "" {
+		return "MESSAGEBIRD_API_KEY is set"
+	}
+	u, _ := url.Parse(cfg.PublicURL) // checked by urlVar
+	if ip, err := netip.ParseAddr(u.Hostname()); u.Hostname() == "localhost" || (err == nil && ip.IsLoopback()) {
+		return ""
+	}
+	return "PUBLIC_URL " + cfg.PublicURL + " is not on this machine"
+}
+
+// webServer is the web.Server of these settings; serve adds the rest.
+func (cfg config) webServer() *web.Server {
+	return &web.Server{
+		Sandbox:          cfg.MessageBirdAPIKey == "",
+		APITokens:        cfg.APITokens,
+		SigningKey:       cfg.SigningKey,
+		PublicURL:        cfg.PublicURL,
+		SecureCookies:    strings.HasPrefix(cfg.PublicURL, "https://"),
+		MetricsToken:     cfg.MetricsToken,
+		TrustedProxies:   cfg.TrustedProxies,
+		MaxConnsPerIP:    cfg.MaxConnsPerIP,
+		UnsignedWebhooks: cfg.UnsignedWebhooks,
+
+		WebhookConcurrency: cfg.WebhookConcurrency,
+	}
 }
 
 func durationVar(name, v string) (time.Duration, error) {

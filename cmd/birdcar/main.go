@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -36,12 +38,24 @@ import (
 	"birdcar/web/obs"
 )
 
-const usage = `usage: birdcar [serve [--role=all|web|worker] | seed]
-  serve  run BirdCar (the default). --role=web serves the console, API and
-         webhooks and enqueues sends; --role=worker runs the River workers
-         and periodic jobs; all (the default) does both. Any number of each
-         can share one database.
-  seed   add the sample customers, drivers and numbers that are missing`
+const usage = `usage: birdcar [serve [--role=all|web|worker] | seed | health [--url URL] | version | help]
+  serve    run BirdCar (the default). --role=web serves the console, API and
+           webhooks and enqueues sends; --role=worker runs the River workers
+           and periodic jobs; all (the default) does both. Any number of each
+           can share one database.
+  seed     add the sample customers, drivers and numbers that are missing
+  health   exit 0 if URL (default http://127.0.0.1:PORT/healthz) answers 200,
+           else 1 with the reason: for a container's HEALTHCHECK
+  version  print BirdCar's version and the Go version that built it
+  help     print this (also --help, -h)
+Settings come from the environment or .env: see env.example.`
+
+// consolePasswordFile is where a generated console password goes, in
+// BIRDCAR_DATA_DIR, when no terminal shows it.
+const consolePasswordFile = "console-password"
+
+// healthTimeout bounds birdcar health's request.
+const healthTimeout = 10 * time.Second
 
 // Roles a serving process can take.
 const (
@@ -76,14 +90,29 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) (err err
 	}
 	fs := flag.NewFlagSet("birdcar "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	role := fs.String("role", roleAll, "all, web or worker")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return fmt.Errorf("bad arguments %q\n%s", strings.Join(args, " "), usage)
-	}
-	switch {
-	case cmd != "serve" && cmd != "seed":
+	role, healthURL := new(string), new(string)
+	switch cmd {
+	case "serve":
+		role = fs.String("role", roleAll, "all, web or worker")
+	case "health":
+		healthURL = fs.String("url", "", "the URL to ask")
+	case "seed", "version", "help":
+	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
-	case *role != roleAll && *role != roleWeb && *role != roleWorker:
+	}
+	err = fs.Parse(args)
+	switch {
+	case cmd == "help" || errors.Is(err, flag.ErrHelp):
+		fmt.Fprintln(stdout, usage)
+		return nil
+	case err != nil || fs.NArg() > 0:
+		return fmt.Errorf("bad arguments %q\n%s", strings.Join(args, " "), usage)
+	case cmd == "version":
+		fmt.Fprintln(stdout, version())
+		return nil
+	case cmd == "health":
+		return health(ctx, *healthURL, environ, stdout)
+	case cmd == "serve" && *role != roleAll && *role != roleWeb && *role != roleWorker:
 		return fmt.Errorf("unknown role %q: want all, web or worker", *role)
 	}
 	cfg, err := loadConfig(environ, ".env")
@@ -190,12 +219,20 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	if len(cfg.APITokens) == 0 {
 		logger.Info("JSON API is off: set API_TOKENS to enable it")
 	}
-	if cfg.SigningKey == "" {
+	switch {
+	case cfg.UnsignedWebhooks:
+		logger.Warn("ALLOW_UNSIGNED_WEBHOOKS=1: BirdCar is live and accepts webhooks without a signature, so anyone who can reach it can forge them and unmask numbers; set MESSAGEBIRD_SIGNING_KEY")
+	case cfg.SigningKey == "":
 		logger.Warn("MESSAGEBIRD_SIGNING_KEY is not set: webhooks are accepted without a signature")
 	}
-	adminHash, err := admin.EnsurePassword(ctx, pool, cfg.AdminUser, cfg.AdminPassword, stdout)
+	adminHash, generated, err := admin.EnsurePassword(ctx, pool, cfg.AdminUser, cfg.AdminPassword)
 	if err != nil {
 		return fmt.Errorf("admin password: %w", err)
+	}
+	if generated != "" {
+		if err := showConsolePassword(cfg, generated, stdout, logger); err != nil {
+			return err
+		}
 	}
 	riverUI, err := riverui.NewHandler(&riverui.HandlerOpts{
 		Endpoints: riverui.NewEndpoints(client, nil), Logger: logger, Prefix: "/riverui",
@@ -213,23 +250,14 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	// it is cancelled only once the HTTP shutdown budget is spent.
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
-	srv := web.NewServer(reqCtx, &web.Server{
-		Rides:      rides,
-		Admin:      &admin.Service{DB: pool, User: cfg.AdminUser, PasswordHash: adminHash},
-		Logger:     logger,
-		Sandbox:    cfg.MessageBirdAPIKey == "",
-		APITokens:  cfg.APITokens,
-		SigningKey: cfg.SigningKey,
-		PublicURL:  cfg.PublicURL,
-
-		SecureCookies:  strings.HasPrefix(cfg.PublicURL, "https://"),
-		RiverUI:        riverUI,
-		WorkersRunning: workersRunning(client, runsWorkers),
-		Metrics:        reg,
-		MetricsToken:   cfg.MetricsToken,
-
-		WebhookConcurrency: cfg.WebhookConcurrency,
-	})
+	settings := cfg.webServer()
+	settings.Rides = rides
+	settings.Admin = &admin.Service{DB: pool, User: cfg.AdminUser, PasswordHash: adminHash}
+	settings.Logger = logger
+	settings.RiverUI = riverUI
+	settings.WorkersRunning = workersRunning(client, runsWorkers)
+	settings.Metrics = reg
+	srv := web.NewServer(reqCtx, settings)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -245,6 +273,90 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 		logger.Warn("HTTP shutdown", "err", err)
 	}
 	return nil
+}
+
+// showConsolePassword gets a generated console password to the operator.
+// A terminal shows it; any other stdout is a log stream, kept and shipped
+// elsewhere, so it goes to a file in the data directory that only this user
+// can read, and the log says where.
+func showConsolePassword(cfg config, password string, stdout io.Writer, logger *slog.Logger) error {
+	if obs.IsTerminal(stdout) {
+		fmt.Fprintf(stdout, "Console password for %q: %s (shown only now; set ADMIN_PASSWORD to choose one)\n", cfg.AdminUser, password)
+		return nil
+	}
+	path, err := localpg.WriteSecret(cfg.DataDir, consolePasswordFile, []byte(password+"\n"))
+	if err != nil {
+		// The hash is stored: a restart would not generate another.
+		return fmt.Errorf("BIRDCAR_DATA_DIR: cannot keep the generated console password there, so it is lost (%w): set ADMIN_PASSWORD to choose one", err)
+	}
+	logger.Info(fmt.Sprintf("generated a console password for %q: it is in %s, readable by this user only (set ADMIN_PASSWORD to choose one)", cfg.AdminUser, path))
+	return nil
+}
+
+// health asks a running BirdCar's /healthz, as a container's HEALTHCHECK
+// does: nil on 200, else an error saying what it got.
+func health(ctx context.Context, target string, environ []string, stdout io.Writer) error {
+	if target == "" {
+		cfg, err := loadConfig(environ, ".env")
+		if err != nil {
+			return err
+		}
+		target = fmt.Sprintf("http://127.0.0.1:%d/healthz", cfg.Port)
+	} else if _, err := urlVar("--url", target); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return err
+	}
+	// A redirect is an answer, and not 200.
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("not healthy: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("not healthy: %s answered %s", target, resp.Status)
+	}
+	fmt.Fprintf(stdout, "healthy: %s answered %s\n", target, resp.Status)
+	return nil
+}
+
+// buildVersion is the release a build is of, when the build names it
+// (-ldflags "-X main.buildVersion=v1.2.3", as the Dockerfile does).
+var buildVersion string
+
+// version names this build: its release or the module's version, the
+// commit when the build recorded one (not under -buildvcs=false), and Go's
+// version.
+func version() string {
+	v, commit := "(devel)", ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		var vcs []string
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision":
+				vcs = append([]string{s.Value[:min(len(s.Value), 12)]}, vcs...)
+			case s.Key == "vcs.time":
+				vcs = append(vcs, s.Value)
+			case s.Key == "vcs.modified" && s.Value == "true":
+				vcs = append(vcs, "modified")
+			}
+		}
+		if len(vcs) > 0 {
+			commit = " (" + strings.Join(vcs, " ") + ")"
+		}
+	}
+	if buildVersion != "" {
+		v = buildVersion
+	}
+	return "birdcar " + v + commit + " " + runtime.Version()
 }
 
 // serveMetrics serves /metrics on a listener of its own (METRICS_ADDR),
@@ -319,6 +431,9 @@ func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*pgxpoo
 	url, stop := cfg.DatabaseURL, func() {}
 	if url == "" {
 		cluster, err := localpg.Start(ctx, localpg.Options{DataDir: cfg.DataDir, Logger: logger})
+		if errors.Is(err, localpg.ErrDataDir) {
+			return nil, nil, fmt.Errorf("BIRDCAR_DATA_DIR: %w", err)
+		}
 		if err != nil {
 			return nil, nil, err
 		}

@@ -39,7 +39,8 @@ func TestLoadConfig_Defaults(t *testing.T) {
 	}
 	if cfg.Port != 8080 || cfg.DefaultCountry != "NL" || cfg.GracePeriod != 24*time.Hour || cfg.SendMaxAttempts != 25 ||
 		cfg.DataDir != ".birdcar" || cfg.MessageBirdURL != "https://rest.messagebird.com" || cfg.PublicURL != "http://localhost:8080" ||
-		cfg.AdminUser != "admin" || len(cfg.APITokens) != 0 {
+		cfg.AdminUser != "admin" || len(cfg.APITokens) != 0 || cfg.MaxConnsPerIP != 512 || len(cfg.TrustedProxies) != 0 ||
+		cfg.UnsignedWebhooks {
 		t.Errorf("defaults = %+v", cfg)
 	}
 }
@@ -69,7 +70,9 @@ func TestLoadConfig_Malformed(t *testing.T) {
 		"PORT=abc", "PORT=0", "PORT=70000", "SEND_MAX_ATTEMPTS=none", "MESSAGEBIRD_BASE_URL=ftp://x",
 		"PUBLIC_URL=localhost:8080", "API_TOKENS=short", "DEFAULT_COUNTRY=Netherlands", "RIDE_GRACE_PERIOD=1 day",
 		"RIDE_GRACE_PERIOD=-1h", "RIDE_AUTO_END_AFTER=soon", "POOL_LOW_WATERMARK=few", "LOG_FORMAT=xml", "LOG_LEVEL=loud",
-		"METRICS_ADDR=9090", "RIVER_WORKERS=0", "WEBHOOK_CONCURRENCY=-1",
+		"METRICS_ADDR=9090", "RIVER_WORKERS=0", "WEBHOOK_CONCURRENCY=-1", "METRICS_TOKEN=short",
+		"TRUSTED_PROXIES=10.0.0.1,proxy.example.com", "TRUSTED_PROXIES=10.0.0.0/33", "TRUSTED_PROXIES=10.0.0.1;10.0.0.2",
+		"MAX_CONNS_PER_IP=-1", "MAX_CONNS_PER_IP=many", "ALLOW_UNSIGNED_WEBHOOKS=maybe",
 	} {
 		_, err := loadConfig([]string{kv}, filepath.Join(t.TempDir(), "none"))
 		name, _, _ := strings.Cut(kv, "=")
@@ -84,6 +87,63 @@ func TestLoadConfig_Malformed(t *testing.T) {
 	}
 	if _, err := loadConfig(nil, path); err == nil || !strings.Contains(err.Error(), "line 1") {
 		t.Errorf("bad .env line: %v", err)
+	}
+}
+
+func TestLoadConfig_WebSettings(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig([]string{"TRUSTED_PROXIES= 10.0.0.1, 192.168.0.0/16 ,::1", "MAX_CONNS_PER_IP=0",
+		"METRICS_TOKEN=metrics-token-0123456789"}, filepath.Join(t.TempDir(), "none"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := cfg.webServer()
+	if strings.Join(srv.TrustedProxies, " ") != "10.0.0.1 192.168.0.0/16 ::1" || srv.MaxConnsPerIP != 0 ||
+		srv.MetricsToken != "metrics-token-0123456789" || srv.UnsignedWebhooks {
+		t.Errorf("web settings: proxies %q, max conns %d, metrics token %q, unsigned %v",
+			srv.TrustedProxies, srv.MaxConnsPerIP, srv.MetricsToken, srv.UnsignedWebhooks)
+	}
+}
+
+// TestLoadConfig_LiveNeedsSigningKey: live (a MessageBird key, or a public
+// address) without a signing key lets anyone forge webhooks and unmask
+// numbers, so BirdCar refuses to start unless told to accept that.
+func TestLoadConfig_LiveNeedsSigningKey(t *testing.T) {
+	t.Parallel()
+	const key, signing, allow = "MESSAGEBIRD_API_KEY=live_key", "MESSAGEBIRD_SIGNING_KEY=signing-key", "ALLOW_UNSIGNED_WEBHOOKS=1"
+	for _, tc := range []struct {
+		env      []string
+		refused  bool
+		unsigned bool
+	}{
+		{env: nil},
+		{env: []string{"PUBLIC_URL=http://127.0.0.1:8080"}},
+		{env: []string{"PUBLIC_URL=http://[::1]:8080"}},
+		{env: []string{"PUBLIC_URL=https://localhost"}},
+		{env: []string{key}, refused: true},
+		{env: []string{"PUBLIC_URL=https://birdcar.example.com"}, refused: true},
+		{env: []string{"PUBLIC_URL=http://192.168.1.10:8080"}, refused: true},
+		{env: []string{key, signing}},
+		{env: []string{"PUBLIC_URL=https://birdcar.example.com", signing}},
+		{env: []string{key, allow}, unsigned: true},
+		{env: []string{"PUBLIC_URL=https://birdcar.example.com", "ALLOW_UNSIGNED_WEBHOOKS=true"}, unsigned: true},
+		{env: []string{key, signing, allow}},
+		{env: []string{allow}}, // not live: nothing to allow
+	} {
+		cfg, err := loadConfig(tc.env, filepath.Join(t.TempDir(), "none"))
+		if tc.refused {
+			if err == nil || !strings.Contains(err.Error(), "MESSAGEBIRD_SIGNING_KEY") || !strings.Contains(err.Error(), "ALLOW_UNSIGNED_WEBHOOKS=1") {
+				t.Errorf("%v: %v, want a refusal naming MESSAGEBIRD_SIGNING_KEY and ALLOW_UNSIGNED_WEBHOOKS=1", tc.env, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%v: %v", tc.env, err)
+			continue
+		}
+		if cfg.UnsignedWebhooks != tc.unsigned || cfg.webServer().UnsignedWebhooks != tc.unsigned {
+			t.Errorf("%v: unsigned webhooks %v, want %v", tc.env, cfg.UnsignedWebhooks, tc.unsigned)
+		}
 	}
 }
 
@@ -105,6 +165,10 @@ func TestRun_Errors(t *testing.T) {
 	}
 	defer busy.Close()
 	busyPort := busy.Addr().(*net.TCPAddr).Port
+	foreign := t.TempDir()
+	if err := os.WriteFile(filepath.Join(foreign, "notes.txt"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
@@ -116,6 +180,8 @@ func TestRun_Errors(t *testing.T) {
 		{"bad URL", nil, []string{fmt.Sprintf("PORT=%d", freePort(t)), "DATABASE_URL=not a url at all:::"}, "DATABASE_URL: not a valid PostgreSQL URL"},
 		{"unreachable", nil, []string{fmt.Sprintf("PORT=%d", freePort(t)), "DATABASE_URL=postgres://u:secret@127.0.0.1:1/db"}, "DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:1"},
 		{"unknown command", []string{"fly"}, nil, `unknown command "fly"`},
+		{"live, unsigned", nil, []string{fmt.Sprintf("PORT=%d", freePort(t)), "MESSAGEBIRD_API_KEY=live_key"}, "MESSAGEBIRD_SIGNING_KEY is not set"},
+		{"foreign data dir", nil, []string{fmt.Sprintf("PORT=%d", freePort(t)), "BIRDCAR_DATA_DIR=" + foreign}, "BIRDCAR_DATA_DIR: unsuitable data directory: " + foreign + " is not empty"},
 	}
 	for _, tc := range cases {
 		err := run(t.Context(), tc.args, tc.env, io.Discard)

@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -101,44 +100,41 @@ func (s *Service) EndSession(ctx context.Context, token string) error {
 // EnsurePassword returns the bcrypt hash the console's password is checked
 // against. A configured password is hashed and not stored. Without one,
 // the password stored for user is used, and on the very first start one is
-// generated, stored as a hash only, and printed once to notice: the
-// operator's only chance to read it. Processes starting together agree on
-// one password, and only the one whose password was stored prints it.
-func EnsurePassword(ctx context.Context, conn db.DBTX, user, configured string, notice io.Writer) ([]byte, error) {
+// generated, stored as a hash only, and returned as generated: the caller's
+// only chance to get it to the operator. Processes starting together agree
+// on one password, and only the one whose password was stored gets it.
+func EnsurePassword(ctx context.Context, conn db.DBTX, user, configured string) (hash []byte, generated string, err error) {
 	if configured != "" {
 		hash, err := bcrypt.GenerateFromPassword([]byte(configured), bcrypt.DefaultCost)
 		if err != nil {
-			return nil, fmt.Errorf("hash ADMIN_PASSWORD: %w", err)
+			return nil, "", fmt.Errorf("hash ADMIN_PASSWORD: %w", err)
 		}
-		return hash, nil
+		return hash, "", nil
 	}
 	q := db.New(conn)
-	hash, err := q.AdminCredentialGet(ctx, user)
+	hash, err = q.AdminCredentialGet(ctx, user)
 	if err == nil {
-		return hash, nil
+		return hash, "", nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("load admin password: %w", err)
+		return nil, "", fmt.Errorf("load admin password: %w", err)
 	}
 	password := randomToken(18) // 24 characters, 144 bits
 	hash, err = bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
-		return nil, fmt.Errorf("hash generated admin password: %w", err)
+		return nil, "", fmt.Errorf("hash generated admin password: %w", err)
 	}
 	stored, err := q.AdminCredentialCreate(ctx, db.AdminCredentialCreateParams{Username: user, PasswordHash: hash})
 	if err != nil {
-		return nil, fmt.Errorf("store admin password: %w", err)
+		return nil, "", fmt.Errorf("store admin password: %w", err)
 	}
 	if stored == 0 {
 		if hash, err = q.AdminCredentialGet(ctx, user); err != nil {
-			return nil, fmt.Errorf("load admin password: %w", err)
+			return nil, "", fmt.Errorf("load admin password: %w", err)
 		}
-		return hash, nil
+		return hash, "", nil
 	}
-	// Printed, not logged: logs are shipped elsewhere, and the log handler
-	// redacts passwords anyway.
-	fmt.Fprintf(notice, "Console password for %q: %s (shown only now; set ADMIN_PASSWORD to choose one)\n", user, password)
-	return hash, nil
+	return hash, password, nil
 }
 
 // hashToken is what the database keeps of a session token: a leaked table

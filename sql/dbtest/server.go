@@ -106,10 +106,9 @@ func setup() (_ *server, err error) {
 
 func (s *server) startCluster(ctx context.Context) error {
 	reapOrphans(ctx)
-	dir, err := os.MkdirTemp("", dirPrefix)
-	if err != nil {
-		return err
-	}
+	// A new path, not os.MkdirTemp's: as root, localpg gives the postgres
+	// user only a directory it creates itself.
+	dir := filepath.Join(os.TempDir(), dirPrefix+rand.Text())
 	s.dir = dir
 	c, err := localpg.Start(ctx, localpg.Options{DataDir: dir, Fast: true})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,12 +55,14 @@ type Options struct {
 }
 
 // Cluster is a running private PostgreSQL server, listening on a loopback
-// port, with a "birdcar" superuser that needs no password.
+// port, with a "birdcar" superuser whose password only the user running
+// BirdCar can read.
 type Cluster struct {
-	srv  server
-	port int
-	lock *os.File
-	log  *slog.Logger
+	srv      server
+	port     int
+	password string
+	lock     *os.File
+	log      *slog.Logger
 
 	stopOnce sync.Once
 	stopErr  error
@@ -74,6 +77,10 @@ type Cluster struct {
 // A server still running in DataDir with no owner (its BirdCar process
 // crashed) is stopped with a fast shutdown and started afresh: its port and
 // settings are not ours to trust, and the data survives.
+//
+// DataDir must not be a symbolic link, nor a directory that is not empty
+// and not BirdCar's (the error wraps ErrDataDir). A cluster made before
+// BirdCar set passwords, which trusted every local user, gets one.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("localpg: Options.DataDir is empty")
@@ -91,14 +98,19 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{srv: srv, lock: lock, log: log}
+	// Under the lock, so processes starting together agree on it.
+	if c.password, err = srv.password(); err != nil {
+		unlockDataDir(lock)
+		return nil, err
+	}
 	if err := c.start(ctx, opts.Fast, opts.Port); err != nil {
-		lock.Close()
+		unlockDataDir(lock)
 		return nil, err
 	}
 	return c, nil
 }
 
-// URL is the connection string of the birdcar database.
+// URL is the connection string of the birdcar database, password included.
 func (c *Cluster) URL() string {
 	return c.url(database)
 }
@@ -107,7 +119,7 @@ func (c *Cluster) URL() string {
 // may be called more than once; later calls return the first result.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
-		defer c.lock.Close()
+		defer unlockDataDir(c.lock)
 		c.log.Info("stopping PostgreSQL")
 		ctx := context.Background()
 		err := c.srv.stop(ctx, "fast")
@@ -141,7 +153,7 @@ func Remove(ctx context.Context, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
+	defer unlockDataDir(lock)
 	srv := server{dataDir: dir}
 	if _, err := os.Stat(srv.pidFile()); err == nil {
 		if srv.bin, err = FindBinaries(); err != nil {
@@ -179,11 +191,12 @@ func prepare(dataDir string) (server, error) {
 	if err != nil {
 		return server{}, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := makeDataDir(dir, cred); err != nil {
 		return server{}, err
 	}
-	// Resolve symlinks: the permission check must walk the real chain, and
-	// servesPGDATA compares against the kernel's resolved working directory.
+	// Resolve the parents' symlinks: the permission check must walk the
+	// real chain, and servesPGDATA compares against the kernel's resolved
+	// working directory.
 	if dir, err = filepath.EvalSymlinks(dir); err != nil {
 		return server{}, err
 	}
@@ -191,16 +204,12 @@ func prepare(dataDir string) (server, error) {
 		if err := checkReachable(filepath.Dir(dir), cred); err != nil {
 			return server{}, err
 		}
-		// The server writes its log here and initdb creates PGDATA here.
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return server{}, err
-		}
 	}
 	return server{bin: bin, dataDir: dir, cred: cred}, nil
 }
 
 func (c *Cluster) start(ctx context.Context, fast bool, fixedPort int) error {
-	if err := c.srv.initialise(ctx, fast, c.log); err != nil {
+	if err := c.srv.initialise(ctx, fast, c.password, c.log); err != nil {
 		return err
 	}
 	// We hold the lock, so a server running here has lost its owner.
@@ -218,6 +227,14 @@ func (c *Cluster) start(ctx context.Context, fast bool, fixedPort int) error {
 		// or anything after a reboot) makes the postmaster refuse to
 		// start; running has just ruled out that it is one of ours.
 		return fmt.Errorf("remove stale pid file: %w", err)
+	}
+	if trusts, err := c.srv.trusts(c.srv.pgdata()); err != nil {
+		return err
+	} else if trusts {
+		c.log.Info("PostgreSQL in " + c.srv.pgdata() + " let every local user in: setting a password, kept in " + c.srv.passwordPath())
+		if err := c.srv.requirePassword(ctx, c.srv.pgdata(), c.password); err != nil {
+			return err
+		}
 	}
 	for attempt := 1; ; attempt++ {
 		port := fixedPort
@@ -245,7 +262,9 @@ func (c *Cluster) start(ctx context.Context, fast bool, fixedPort int) error {
 }
 
 func (c *Cluster) url(db string) string {
-	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", superuser, c.port, db)
+	u := url.URL{Scheme: "postgres", User: url.UserPassword(superuser, c.password),
+		Host: fmt.Sprintf("127.0.0.1:%d", c.port), Path: "/" + db, RawQuery: "sslmode=disable"}
+	return u.String()
 }
 
 func (c *Cluster) createDatabase(ctx context.Context) error {
@@ -295,23 +314,27 @@ func (s server) pidFile() string { return filepath.Join(s.pgdata(), "postmaster.
 // initialise runs initdb unless PGDATA already holds a cluster. initdb fills
 // a scratch directory renamed into place when complete, so an interrupted
 // initdb never leaves a half-made cluster that later starts would trust.
-func (s server) initialise(ctx context.Context, fast bool, log *slog.Logger) error {
-	if _, err := os.Stat(filepath.Join(s.pgdata(), "PG_VERSION")); err == nil {
+// The scratch cluster trusts everyone only until requirePassword, before
+// any server runs on it: one way to a password for new clusters and old.
+func (s server) initialise(ctx context.Context, fast bool, password string, log *slog.Logger) error {
+	if s.initialised() {
 		return nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
 	}
 	scratch := s.pgdata() + ".initdb"
 	if err := os.RemoveAll(scratch); err != nil {
 		return err
 	}
 	log.Info("initialising PostgreSQL in " + s.pgdata())
+	// Trust only until requirePassword below, with no server running.
 	args := []string{"-D", scratch, "-U", superuser, "--auth=trust", "-E", "UTF8", "--locale=C"}
 	if fast {
 		args = append(args, "-N") // skip fsync: a test cluster does not outlive a crash
 	}
 	if out, err := s.run(ctx, "initdb", args...); err != nil {
 		return fmt.Errorf("initdb in %s: %w%s", s.pgdata(), err, tail(out))
+	}
+	if err := s.requirePassword(ctx, scratch, password); err != nil {
+		return err
 	}
 	return os.Rename(scratch, s.pgdata())
 }
@@ -325,6 +348,9 @@ func (s server) start(ctx context.Context, port int, fast bool) error {
 		// pg_ctl hands -o to /bin/sh, which turns '' into an empty value.
 		"unix_socket_directories=''",
 		"max_connections=200",
+		// No DETAIL lines: a unique violation's names the duplicate value,
+		// a customer's phone number.
+		"log_error_verbosity=terse",
 	}
 	if fast {
 		settings = append(settings, "fsync=off", "synchronous_commit=off", "full_page_writes=off")
@@ -407,10 +433,15 @@ func (s server) stop(ctx context.Context, mode string) error {
 	return fmt.Errorf("pg_ctl stop -m %s in %s: %w%s", mode, s.pgdata(), err, tail(out))
 }
 
-// run starts a PostgreSQL binary as the server user, in its own process
-// group so a Ctrl-C in the terminal reaches only us and we stop the server
-// in order.
+// run runs a PostgreSQL binary (see command) and returns its output.
 func (s server) run(ctx context.Context, name string, args ...string) ([]byte, error) {
+	return s.command(ctx, name, args...).CombinedOutput()
+}
+
+// command prepares a PostgreSQL binary to run as the server user, in its
+// own process group so a Ctrl-C in the terminal reaches only us and we stop
+// the server in order.
+func (s server) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, name), args...)
 	cmd.Dir = s.dataDir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.cred}
@@ -418,7 +449,7 @@ func (s server) run(ctx context.Context, name string, args ...string) ([]byte, e
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	// Should a child keep the output pipe open, do not wait on it forever.
 	cmd.WaitDelay = 5 * time.Second
-	return cmd.CombinedOutput()
+	return cmd
 }
 
 func (s server) logSize() int64 {

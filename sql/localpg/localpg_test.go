@@ -2,6 +2,7 @@ package localpg
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -170,7 +171,7 @@ func TestStart_SameDirTwice(t *testing.T) {
 	})
 
 	t.Run("after its owner died", func(t *testing.T) {
-		first.lock.Close() // what the kernel does when the owner crashes
+		unlockDataDir(first.lock) // what the kernel does when the owner crashes
 		second := start(t, dir)
 		requireExited(t, firstPID)
 		mustExec(t, second, "SELECT 1")
@@ -191,7 +192,7 @@ func TestRemove(t *testing.T) {
 	if err := Remove(t.Context(), dir); !errors.Is(err, ErrInUse) {
 		t.Fatalf("Remove of a live cluster: error = %v, want ErrInUse", err)
 	}
-	c.lock.Close() // its owner crashed
+	unlockDataDir(c.lock) // its owner crashed
 	if err := Remove(t.Context(), dir); err != nil {
 		t.Fatalf("Remove of an orphan: %v", err)
 	}
@@ -209,8 +210,8 @@ func TestStart_UnreachableParent(t *testing.T) {
 		t.Skip("only root hands the server to another user")
 	}
 	t.Parallel()
-	parent := dataDir(t) // 0700 and owned by root
-	if err := os.Chown(parent, 0, 0); err != nil {
+	parent := dataDir(t)
+	if err := os.Mkdir(parent, 0o700); err != nil { // owned by root
 		t.Fatal(err)
 	}
 
@@ -251,14 +252,12 @@ func fakeBinaries(t *testing.T, dir string, names ...string) {
 	}
 }
 
-// dataDir is a fresh directory under os.TempDir: t.TempDir's parent is
-// private to root, which the postgres user could not enter.
+// dataDir is a new path under os.TempDir, for Start to create: as root it
+// hands the postgres user only a directory it creates, and t.TempDir's
+// parent is private to root, which that user could not enter.
 func dataDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "localpg-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := filepath.Join(os.TempDir(), "localpg-test-"+rand.Text())
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
 }

@@ -19,7 +19,7 @@ for v in old new; do
   DATA[$v]=/tmp/paireddata-$v; rm -rf ${DATA[$v]}
   ${BIN_DIR:-/tmp/bin}-$v/fakebird -addr 127.0.0.1:$((port+1)) > $OUT/fake-$v.log 2>&1 &
   FAKEPID[$v]=$!
-  PORT=$port API_TOKENS=$TOKEN MESSAGEBIRD_API_KEY=test_key MESSAGEBIRD_BASE_URL=http://127.0.0.1:$((port+1)) \
+  PORT=$port API_TOKENS=$TOKEN MESSAGEBIRD_API_KEY=test_key MESSAGEBIRD_BASE_URL=http://127.0.0.1:$((port+1)) ALLOW_UNSIGNED_WEBHOOKS=1 \
     BIRDCAR_DATA_DIR=${DATA[$v]} ADMIN_PASSWORD=x LOG_FORMAT=json ${BIN_DIR:-/tmp/bin}-$v/birdcar > $OUT/bc-$v.log 2>&1 &
   BCPID[$v]=$!; PORTS[$v]=$port
 done
@@ -30,7 +30,7 @@ done
 declare -A URL
 for v in old new; do
   pg=$(grep -o 'listening on 127.0.0.1:[0-9]*' $OUT/bc-$v.log | head -1 | sed 's/.*://')
-  r=$(psql -tA "postgres://birdcar@127.0.0.1:$pg/birdcar" -c "SELECT ltrim(r.caller_phone, '+') || ' ' || ltrim(p.number, '+') FROM routes r JOIN proxy_numbers p ON p.id = r.proxy_number_id WHERE upper_inf(r.valid) LIMIT 1")
+  r=$(psql -tA "postgres://birdcar:$(cat ${DATA[$v]}/postgres-password)@127.0.0.1:$pg/birdcar" -c "SELECT ltrim(r.caller_phone, '+') || ' ' || ltrim(p.number, '+') FROM routes r JOIN proxy_numbers p ON p.id = r.proxy_number_id WHERE upper_inf(r.valid) LIMIT 1")
   set -- $r; URL[$v]="http://127.0.0.1:${PORTS[$v]}/webhook-voice?source=$1&destination=$2&callID=x"
 done
 for round in $(seq $ROUNDS); do

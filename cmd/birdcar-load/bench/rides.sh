@@ -1,8 +1,9 @@
 #!/bin/bash
 # rides.sh: ride creation, old then new, twice, each right after the
 # references on a fast cluster like the test cluster's (fsync,
-# synchronous_commit and full_page_writes off) at $REF. OLD_TREE and
-# NEW_TREE are checkouts of the two versions.
+# synchronous_commit and full_page_writes off) at $REF, password included
+# (a private cluster's is in its data directory's postgres-password).
+# OLD_TREE and NEW_TREE are checkouts of the two versions.
 REF=${REF:?set REF to a postgres:// URL of a fast cluster}
 OLD_TREE=${OLD_TREE:?} NEW_TREE=${NEW_TREE:?}
 OLD_PKG=${OLD_PKG:-./sql/ride} NEW_PKG=${NEW_PKG:-./sql/ride}

@@ -15,11 +15,11 @@ TOKEN=loadtest-token-0123456789
 CPU=$(dirname "$0")/cpu.sh
 
 "$BIN/fakebird" -addr 127.0.0.1:8081 > "$OUT/fake.log" 2>&1 & FAKE=$!
-PORT=8080 API_TOKENS=$TOKEN MESSAGEBIRD_API_KEY=test_key MESSAGEBIRD_BASE_URL=http://127.0.0.1:8081 \
+PORT=8080 API_TOKENS=$TOKEN MESSAGEBIRD_API_KEY=test_key MESSAGEBIRD_BASE_URL=http://127.0.0.1:8081 ALLOW_UNSIGNED_WEBHOOKS=1 \
   BIRDCAR_DATA_DIR=$DATA ADMIN_PASSWORD=bench-password LOG_FORMAT=json "$BIN/birdcar" > "$OUT/birdcar.log" 2>&1 & BC=$!
 for i in $(seq 1 600); do curl -sf http://127.0.0.1:8080/readyz >/dev/null && break; sleep 0.1; done
 PGPORT=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$OUT/birdcar.log" | head -1 | sed 's/.*://')
-DB="postgres://birdcar@127.0.0.1:$PGPORT"
+DB="postgres://birdcar:$(cat "$DATA/postgres-password")@127.0.0.1:$PGPORT"
 echo "pg port $PGPORT" | tee "$OUT/summary.txt"
 
 # measure LABEL CMD...: runs CMD, records wall time and the CPU of
