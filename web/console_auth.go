@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"birdcar/components"
 	"birdcar/sql/admin"
@@ -226,7 +225,7 @@ func (s *Server) registerRiverUIRoutes() {
 	if s.RiverUI == nil {
 		return
 	}
-	s.app.Use(riverUIPrefix, adaptor.HTTPHandler(s.RiverUI))
+	s.app.Use(riverUIPrefix, s.httpHandler(s.RiverUI))
 }
 
 func plural(n int, one, many string) string {

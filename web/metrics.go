@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"birdcar/sql/ride"
@@ -53,7 +52,7 @@ func (s *Server) registerMetricsRoutes() {
 	}
 	s.Metrics.MustRegister(dbCollector{s})
 	if s.MetricsToken != "" {
-		s.app.Get("/metrics", s.requireMetricsToken, adaptor.HTTPHandler(obs.Handler(s.Metrics)))
+		s.app.Get("/metrics", s.requireMetricsToken, s.httpHandler(obs.Handler(s.Metrics)))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -154,6 +155,16 @@ func (s *Server) Shutdown(timeout time.Duration) error {
 func (s *Server) withUserContext(c *fiber.Ctx) error {
 	c.SetUserContext(s.base)
 	return c.Next()
+}
+
+// httpHandler serves a net/http handler on the server's context instead of
+// fasthttp's request context: a context derived from that one reads the
+// server's shutdown channel without a lock, a data race with Shutdown
+// (seen under -race in River's UI, which derives a timeout per request).
+func (s *Server) httpHandler(h http.Handler) fiber.Handler {
+	return adaptor.HTTPHandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(s.base))
+	})
 }
 
 // requestIDHeader carries the request id both ways, so a proxy's or a
