@@ -36,8 +36,8 @@ func TestMetrics_CountSendAttemptsAndFailures(t *testing.T) {
 
 	b.fake.FailNext(2)
 	b.waitStatus(t, b.queue(t, "+31611111111", "third time lucky").ID, ride.StatusSent)
-	b.fake.SetRejectRecipients("31699999999")
-	b.waitStatus(t, b.queue(t, "+31699999999", "no such phone").ID, ride.StatusFailed)
+	b.fake.SetRejectRecipients("31619999999")
+	b.waitStatus(t, b.queue(t, "+31619999999", "no such phone").ID, ride.StatusFailed)
 
 	got := gather(t, reg)
 	for series, want := range map[string]float64{

@@ -274,8 +274,8 @@ func TestSend_ServerErrorsThenSuccessSendsOnce(t *testing.T) {
 func TestSend_PermanentErrorFailsWithoutRetry(t *testing.T) {
 	t.Parallel()
 	b := setupSend(t, jobs.Config{MaxAttempts: 10}, 0)
-	b.fake.SetRejectRecipients("31699999999")
-	msg := b.queue(t, "+31699999999", "hello")
+	b.fake.SetRejectRecipients("31619999999")
+	msg := b.queue(t, "+31619999999", "hello")
 	failed := b.waitStatus(t, msg.ID, ride.StatusFailed)
 	if failed.Attempts != 1 || failed.LastError == nil || *failed.LastError == "" {
 		t.Errorf("failed message = %+v, want 1 attempt and a reason", failed)

@@ -79,7 +79,7 @@ func TestDashboard_ShowsNamesAsText(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	_, d, _ := b.People(t, 1)
-	x := b.Person(t, ride.RoleCustomer, "<script>alert(1)</script>", "+31699999999")
+	x := b.Person(t, ride.RoleCustomer, "<script>alert(1)</script>", "+31619999999")
 	if _, err := b.CreateRide(t, x, d); err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,8 @@ func TestPeople_Add(t *testing.T) {
 				field, err            string // the error's test id and text
 			}{
 				{"invalid phone", "Ann", "+31 6 CALL", 422, "phone-error", "may contain only digits"},
-				{"impossible phone", "Ann", "+31 6", 422, "phone-error", "not a possible phone number"},
+				{"impossible phone", "Ann", "+31 6", 422, "phone-error", "not a valid phone number"},
+				{"a digit short", "Ann", "+31 6 1234 567", 422, "phone-error", "not a valid phone number"},
 				{"no name", "  ", "0612345678", 422, "name-error", "Name is required."},
 				{"duplicate phone", "Ann", taken, 409, "phone-error", "already exists"},
 			} {

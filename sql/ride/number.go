@@ -32,7 +32,7 @@ type NumberInput struct {
 
 // check normalises the number; the country defaults to the number's own.
 func (in NumberInput) check(defaultCountry string) (NumberInput, error) {
-	e164, err := phone.Normalize(in.Number, defaultCountry)
+	e164, err := phone.Parse(in.Number, defaultCountry, phone.Possible)
 	if err != nil {
 		return in, &Error{Code: CodeInvalidPhone, Field: "number", Message: "Number: " + err.Error() + "."}
 	}

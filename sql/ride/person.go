@@ -46,7 +46,7 @@ func (in PersonInput) check(defaultCountry string) (PersonInput, error) {
 	if err != nil {
 		return in, err
 	}
-	e164, err := phone.Normalize(in.Phone, defaultCountry)
+	e164, err := phone.Parse(in.Phone, defaultCountry, phone.Valid)
 	if err != nil {
 		return in, &Error{Code: CodeInvalidPhone, Field: "phone", Message: "Phone: " + err.Error() + "."}
 	}

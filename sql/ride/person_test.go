@@ -74,6 +74,25 @@ func TestPeople_OneRuleForBothRoles(t *testing.T) {
 	}
 }
 
+// TestPeople_PhonesAsTyped: the table, through the domain that
+// both the console and the API call.
+func TestPeople_PhonesAsTyped(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil) // DEFAULT_COUNTRY NL
+	for typed, want := range map[string]string{
+		"+49 (0)151 2345 6789": "+4915123456789", // the bracketed trunk 0 is not dialled
+		"612345678":            "+31612345678",   // not Australia's +61 2345678
+		"+44 7700 900555":      "+447700900555",  // the sample data's fictional range
+	} {
+		p, err := b.Rides.CreatePerson(t.Context(), ride.RoleDriver, ride.PersonInput{Name: "Typed", Phone: typed})
+		if err != nil || p.Phone != want {
+			t.Errorf("%q stored as %q, %v; want %q", typed, p.Phone, err, want)
+		}
+	}
+	_, err := b.Rides.CreatePerson(t.Context(), ride.RoleDriver, ride.PersonInput{Name: "Again", Phone: "0049 151 23456789"})
+	wantCode(t, err, ride.CodeDuplicatePhone, "phone")
+}
+
 func TestPeople_InputIsChecked(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
@@ -90,7 +109,10 @@ func TestPeople_InputIsChecked(t *testing.T) {
 		{"a name is plain text", ride.PersonInput{Name: "Ada\nB", Phone: "+31611111111"}, ride.CodeInvalid, "name", "invalid_name", "plain text"},
 		{"a phone is required", ride.PersonInput{Name: "Ada", Phone: ""}, ride.CodeInvalidPhone, "phone", "invalid_phone", "Phone: a phone number is required."},
 		{"a phone has digits", ride.PersonInput{Name: "Ada", Phone: "call me"}, ride.CodeInvalidPhone, "phone", "invalid_phone", "Phone: a phone number may contain only"},
-		{"a phone is possible", ride.PersonInput{Name: "Ada", Phone: "+3161"}, ride.CodeInvalidPhone, "phone", "invalid_phone", "not a possible phone number"},
+		{"a phone is possible", ride.PersonInput{Name: "Ada", Phone: "+3161"}, ride.CodeInvalidPhone, "phone", "invalid_phone", "not a valid phone number"},
+		{"a phone is not a digit short", ride.PersonInput{Name: "Ada", Phone: "+3161234567"}, ride.CodeInvalidPhone, "phone", "invalid_phone", "not a valid phone number"},
+		{"a phone is not a digit long", ride.PersonInput{Name: "Ada", Phone: "+316123456789"}, ride.CodeInvalidPhone, "phone", "invalid_phone", "not a valid phone number"},
+		{"bare digits read one way only", ride.PersonInput{Name: "Ada", Phone: "431234567"}, ride.CodeInvalidPhone, "phone", "invalid_phone", "type it with + and the country code"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := b.Rides.CreatePerson(t.Context(), ride.RoleCustomer, tt.in)

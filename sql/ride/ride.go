@@ -322,7 +322,7 @@ func (s *Service) searchTerm(q string) string {
 	if len(digits) < 4 || len(digits) != len(strings.NewReplacer(" ", "", "+", "", "-", "").Replace(q)) {
 		return q
 	}
-	if e164, err := phone.Normalize(q, s.DefaultCountry); err == nil {
+	if e164, err := phone.Parse(q, s.DefaultCountry, phone.Possible); err == nil {
 		return e164
 	}
 	return digits

@@ -1,10 +1,13 @@
-// Package phone turns the many ways a phone number arrives — typed by an
-// operator, or as MessageBird's bare digits — into E.164 ("+31612345678").
+// Package phone turns the many ways a phone number arrives — typed by a
+// person (Parse), or as MessageBird's bare digits (Normalize) — into E.164
+// ("+31612345678").
 package phone
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,9 +26,11 @@ var (
 	errImpossible = &Error{"this is not a possible phone number: check the country code and the number of digits"}
 )
 
-// Normalize returns raw as E.164. A leading + or 00 marks an international
-// number; a leading 0 a national one in defaultRegion (e.g. "NL"); bare
-// digits otherwise are international without the + — MessageBird's form.
+// Normalize returns raw as E.164 on the webhooks' fast path: a leading +
+// or 00 marks an international number; a leading 0 a national one in
+// defaultRegion (e.g. "NL"); bare digits otherwise are international
+// without the + — MessageBird's form. It checks only that the number is
+// possible; what people type goes through Parse.
 func Normalize(raw, defaultRegion string) (string, error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
@@ -127,4 +132,111 @@ func Region(e164 string) string {
 func IsInvalid(err error) bool {
 	var pe *Error
 	return errors.As(err, &pe)
+}
+
+// Check is how strictly Parse judges a number.
+type Check int
+
+const (
+	// Valid wants a number in its country's numbering plan: a person's
+	// phone, which texts must reach.
+	Valid Check = iota
+	// Possible wants only the right length for the country: a pool number,
+	// which MessageBird has already issued.
+	Possible
+)
+
+// Parse reads a number as a person types it: "+49 (0)151 2345 6789",
+// "0031 6 1234 5678", "06-12345678" in region NL, or bare digits, which are
+// accepted only when exactly one reading (international, or national in
+// region) passes check. The fictional UK drama range (+44 7700 900000 to
+// 900999) counts as valid, so that sample data and tests never reach a
+// real person.
+func Parse(raw, region string, check Check) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", errEmpty
+	}
+	digits := make([]byte, 0, len(s))
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits = append(digits, byte(r))
+		case r == '+' && i == 0:
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')' || r == '/':
+		default:
+			return "", errCharacters
+		}
+	}
+	if len(digits) == 0 || len(digits) > 17 {
+		return "", errImpossible
+	}
+	var readings []*phonenumbers.PhoneNumber
+	switch d := string(digits); {
+	case s[0] == '+':
+		readings = parsed(s, "")
+	case strings.HasPrefix(d, "00"):
+		readings = parsed("+"+d[2:], "")
+	case d[0] == '0':
+		if phonenumbers.GetCountryCodeForRegion(region) == 0 {
+			return "", &Error{"type it with + and the country code: no default country is set for national numbers"}
+		}
+		readings = parsed(s, region)
+	default:
+		readings = parsed("+"+d, "")
+		if cc := phonenumbers.GetCountryCodeForRegion(region); cc != 0 {
+			national, _ := strconv.ParseUint(d, 10, 64)
+			readings = append(readings, &phonenumbers.PhoneNumber{
+				CountryCode: proto.Int32(int32(cc)), NationalNumber: proto.Uint64(national)})
+		}
+	}
+	var ok []string
+	for _, n := range readings {
+		if e := phonenumbers.Format(n, phonenumbers.E164); passes(n, e, check) && !slices.Contains(ok, e) {
+			ok = append(ok, e)
+		}
+	}
+	switch len(ok) {
+	case 0:
+		if check == Valid {
+			return "", errInvalid
+		}
+		return "", errImpossible
+	case 1:
+		return ok[0], nil
+	}
+	return "", &Error{fmt.Sprintf("this could be %s or %s: type it with + and the country code", ok[0], ok[1])}
+}
+
+var errInvalid = &Error{"this is not a valid phone number: check the country code and the number of digits"}
+
+// parsed is raw read by the library, or nothing when it cannot be read.
+func parsed(raw, region string) []*phonenumbers.PhoneNumber {
+	n, err := phonenumbers.Parse(raw, region)
+	if err != nil {
+		return nil
+	}
+	return []*phonenumbers.PhoneNumber{n}
+}
+
+// passes reports whether n, formatted as e, is good enough for check.
+func passes(n *phonenumbers.PhoneNumber, e string, check Check) bool {
+	if !e164.MatchString(e) || !possibleInternational(e[1:]) {
+		return false // Normalize must read it back unchanged
+	}
+	// So must Parse: the library's trunk-prefix stripping can turn odd
+	// input into digits that read differently a second time.
+	if back, err := phonenumbers.Parse(e, ""); err != nil || phonenumbers.Format(back, phonenumbers.E164) != e {
+		return false
+	}
+	if check == Possible {
+		return phonenumbers.IsPossibleNumber(n)
+	}
+	return phonenumbers.IsValidNumber(n) || fictional(e)
+}
+
+// fictional reports whether e is in Ofcom's range for drama, which the
+// library calls invalid because no one can be reached on it.
+func fictional(e string) bool {
+	return len(e) == len("+447700900000") && strings.HasPrefix(e, "+447700900")
 }

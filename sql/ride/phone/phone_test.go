@@ -1,6 +1,9 @@
 package phone
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestNormalize(t *testing.T) {
 	t.Parallel()
@@ -88,4 +91,111 @@ func BenchmarkNormalize(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestParse covers what people type: each country in its international,
+// trunk-prefixed international and national forms, and the readings of
+// bare digits.
+func TestParse(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		raw, region, want string
+	}{
+		// The bracketed trunk 0 is not dialled from abroad.
+		{"+49 (0)151 2345 6789", "NL", "+4915123456789"},
+		{"+49 151 2345 6789", "NL", "+4915123456789"},
+		{"0151 2345 6789", "DE", "+4915123456789"},
+		{"0049 151 23456789", "NL", "+4915123456789"},
+		// Bare digits: only the national reading in NL is a valid number.
+		{"612345678", "NL", "+31612345678"},
+		{"31612345678", "NL", "+31612345678"},
+		{"+31 6 1234 5678", "DE", "+31612345678"},
+		{"+31 (0)6 1234 5678", "DE", "+31612345678"},
+		{"06-12345678", "NL", "+31612345678"},
+		{"0031 6 1234 5678", "DE", "+31612345678"},
+		{"+44 20 7946 0018", "NL", "+442079460018"},
+		{"+44 (0)20 7946 0018", "NL", "+442079460018"},
+		{"020 7946 0018", "GB", "+442079460018"},
+		{"+33 6 12 34 56 78", "NL", "+33612345678"},
+		{"+33 (0)6 12 34 56 78", "NL", "+33612345678"},
+		{"06 12 34 56 78", "FR", "+33612345678"},
+		{"+1 (212) 555-0123", "NL", "+12125550123"},
+		{"(212) 555-0123", "US", "+12125550123"},
+		{"+39 06 6982 1234", "NL", "+390669821234"}, // Italy keeps its 0
+		{"06 6982 1234", "IT", "+390669821234"},
+		{"+61 412 345 678", "NL", "+61412345678"},
+		{"0412 345 678", "AU", "+61412345678"},
+		// The sample data's fictional range stays usable.
+		{"+44 7700 900123", "NL", "+447700900123"},
+		{"07700 900123", "GB", "+447700900123"},
+	}
+	for _, tc := range cases {
+		got, err := Parse(tc.raw, tc.region, Valid)
+		if err != nil || got != tc.want {
+			t.Errorf("Parse(%q, %q) = %q, %v; want %q", tc.raw, tc.region, got, err, tc.want)
+		}
+		if again, err := Normalize(got, tc.region); err != nil || again != got {
+			t.Errorf("Normalize(%q) = %q, %v: the webhooks would not match it", got, again, err)
+		}
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		raw, region, reason string
+	}{
+		{"+3161234567", "NL", "not a valid phone number"},   // a digit short
+		{"+316123456789", "NL", "not a valid phone number"}, // a digit too many
+		{"+447700901123", "NL", "not a valid phone number"}, // next to the drama range
+		{"4915123456789", "DE", "could be +4915123456789 or +494915123456789"},
+		{"0612345678", "", "no default country"},
+		{"06 CALL ME", "NL", "only digits"},
+		{"", "NL", "required"},
+		{"123456789012345678", "NL", "not a possible"},
+	}
+	for _, tc := range cases {
+		got, err := Parse(tc.raw, tc.region, Valid)
+		if err == nil || !IsInvalid(err) || !strings.Contains(err.Error(), tc.reason) {
+			t.Errorf("Parse(%q, %q) = %q, %v; want a refusal saying %q", tc.raw, tc.region, got, err, tc.reason)
+		}
+	}
+}
+
+// TestParsePossible: a pool number needs only the right length, so a new
+// range the library does not know yet is still accepted.
+func TestParsePossible(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{"+447700901123": "+447700901123", "3197010000000": "+3197010000000", "+31 970 1000 0000": "+3197010000000"} {
+		if got, err := Parse(raw, "NL", Possible); err != nil || got != want {
+			t.Errorf("Parse(%q, Possible) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
+	if got, err := Parse("+31 6 12", "NL", Possible); err == nil {
+		t.Errorf("Parse(+31 6 12, Possible) = %q, want a refusal", got)
+	}
+}
+
+// FuzzParse checks that whatever a person types, Parse either refuses it
+// with a phone.Error or returns E.164 that it reads back unchanged.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"+49 (0)151 2345 6789", "612345678", "0612345678", "0031612345678", "+44 7700 900001", "", "+", "00", "0", "(0)", "\xff", "4915123456789"} {
+		f.Add(s, "NL")
+	}
+	f.Add("0151 2345 6789", "DE")
+	f.Add("612345678", "")
+	f.Fuzz(func(t *testing.T, raw, region string) {
+		for _, check := range []Check{Valid, Possible} {
+			got, err := Parse(raw, region, check)
+			if err != nil {
+				if !IsInvalid(err) {
+					t.Fatalf("Parse(%q): unexpected error type %T", raw, err)
+				}
+				continue
+			}
+			if again, err := Parse(got, region, check); err != nil || again != got {
+				t.Fatalf("Parse(%q) = %q, but Parse(%q) = %q, %v", raw, got, got, again, err)
+			}
+		}
+	})
 }
