@@ -8,20 +8,25 @@ import (
 	"birdcar/sql/ride"
 )
 
-// TidyArgs is the periodic clean-up of ride status.
+// TidyArgs is the periodic clean-up of ride status and expired
+// idempotency keys.
 type TidyArgs struct{}
 
 // Kind names the job in River's tables.
 func (TidyArgs) Kind() string { return "tidy_rides" }
 
-// TidyWorker completes the rides the platform forgot to end.
+// TidyWorker completes the rides the platform forgot to end and forgets
+// the API's idempotency keys after ride.IdempotencyTTL.
 type TidyWorker struct {
 	river.WorkerDefaults[TidyArgs]
 	Rides *ride.Service
 }
 
-// Work ends stale rides until none is left.
+// Work ends stale rides until none is left, then forgets old keys.
 func (w *TidyWorker) Work(ctx context.Context, _ *river.Job[TidyArgs]) error {
-	_, err := w.Rides.EndStaleRides(ctx)
+	if _, err := w.Rides.EndStaleRides(ctx); err != nil {
+		return err
+	}
+	_, err := w.Rides.ForgetIdempotencyKeys(ctx)
 	return err
 }

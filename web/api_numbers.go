@@ -21,6 +21,7 @@ type numberJSON struct {
 func (s *Server) registerAPINumberRoutes(api fiber.Router) {
 	api.Post("/numbers", s.handleAPINumberCreate)
 	api.Get("/numbers", s.handleAPINumberList)
+	api.Patch("/numbers/:id", s.handleAPINumberPatch)
 }
 
 func toNumberJSON(n ride.Number) numberJSON {
@@ -35,7 +36,7 @@ func (s *Server) handleAPINumberCreate(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	n, err := s.Rides.AddNumber(c.UserContext(), ride.NumberInput{Number: in.Number, Country: in.Country})
+	n, err := s.rules(c).AddNumber(c.UserContext(), ride.NumberInput{Number: in.Number, Country: in.Country})
 	if err != nil {
 		return err
 	}
@@ -43,7 +44,11 @@ func (s *Server) handleAPINumberCreate(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleAPINumberList(c *fiber.Ctx) error {
-	nums, err := s.Rides.Numbers(c.UserContext())
+	page, err := pageOf(c)
+	if err != nil {
+		return err
+	}
+	nums, next, err := s.rules(c).NumberPage(c.UserContext(), page)
 	if err != nil {
 		return err
 	}
@@ -51,5 +56,28 @@ func (s *Server) handleAPINumberList(c *fiber.Ctx) error {
 	for i, n := range nums {
 		out[i] = toNumberJSON(n)
 	}
-	return c.JSON(fiber.Map{"numbers": out})
+	return c.JSON(fiber.Map{"numbers": out, "next_cursor": nextCursor(next)})
+}
+
+// handleAPINumberPatch switches a number on or off: a disabled number
+// takes no new ride, and rides already on it keep it.
+func (s *Server) handleAPINumberPatch(c *fiber.Ctx) error {
+	id, err := pathID(c, ride.ErrNumberNotFound)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Enabled *bool `json:"enabled"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	if in.Enabled == nil {
+		return ride.InvalidField("enabled", `Send {"enabled": true} or {"enabled": false}.`)
+	}
+	n, err := s.rules(c).SetNumberEnabled(c.UserContext(), id, *in.Enabled)
+	if err != nil {
+		return err
+	}
+	return c.JSON(toNumberJSON(n))
 }

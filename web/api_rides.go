@@ -1,9 +1,7 @@
 package web
 
 import (
-	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -56,9 +54,16 @@ type callJSON struct {
 
 func (s *Server) registerAPIRideRoutes(api fiber.Router) {
 	api.Post("/rides", s.handleAPIRideCreate)
+	api.Get("/rides", s.handleAPIRideList)
 	api.Get("/rides/:id", s.handleAPIRideGet)
 	api.Post("/rides/:id/end", s.handleAPIRideEnd)
+	api.Post("/rides/:id/extend", s.handleAPIRideExtend)
 	api.Get("/rides/:id/messages", s.handleAPIRideMessages)
+}
+
+func toMessageJSON(m ride.Message) messageJSON {
+	return messageJSON{m.ID, string(m.Direction), string(m.Kind), m.Originator, m.Recipient, m.Body,
+		string(m.Status), m.Attempts, m.LastError, m.CreatedAt, m.UpdatedAt}
 }
 
 func toRideJSON(r ride.Ride) rideJSON {
@@ -70,8 +75,8 @@ func toRideJSON(r ride.Ride) rideJSON {
 	}
 }
 
-// handleAPIRideCreate creates a ride. With an Idempotency-Key header, a
-// retried request gets the first request's answer instead of a second ride.
+// handleAPIRideCreate creates a ride; an Idempotency-Key makes a retry
+// safe (see idempotency).
 func (s *Server) handleAPIRideCreate(c *fiber.Ctx) error {
 	var in struct {
 		CustomerID  int64  `json:"customer_id"`
@@ -87,30 +92,37 @@ func (s *Server) handleAPIRideCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return ride.InvalidField("pickup_at", "pickup_at must be an RFC 3339 time such as 2026-05-01T14:30:00+02:00.")
 	}
-	key := c.Get("Idempotency-Key")
-	if len(key) > 200 || strings.ContainsFunc(key, func(r rune) bool { return r < ' ' || r > '~' }) {
-		return ride.InvalidField("idempotency_key", "The Idempotency-Key header must be at most 200 printable ASCII characters.")
-	}
-	newRide := ride.NewRide{CustomerID: in.CustomerID, DriverID: in.DriverID,
-		Start: in.Start, Destination: in.Destination, PickupAt: pickup}
-	answer := func(r ride.Ride) (ride.Replay, error) {
-		body, err := json.Marshal(toRideJSON(r))
-		return ride.Replay{Status: http.StatusCreated, Body: body}, err
-	}
-	var out ride.Replay
-	if key == "" {
-		var r ride.Ride
-		if r, err = s.Rides.CreateRide(c.UserContext(), newRide); err == nil {
-			out, err = answer(r)
-		}
-	} else {
-		out, err = s.Rides.CreateRideIdempotent(c.UserContext(), key, newRide, answer)
-	}
+	r, err := s.rules(c).CreateRide(c.UserContext(), ride.NewRide{CustomerID: in.CustomerID, DriverID: in.DriverID,
+		Start: in.Start, Destination: in.Destination, PickupAt: pickup})
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Status(out.Status).Send(out.Body)
+	return c.Status(http.StatusCreated).JSON(toRideJSON(r))
+}
+
+// handleAPIRideList pages through rides, newest first, filtered by status,
+// either party's phone (as typed), customer or driver.
+func (s *Server) handleAPIRideList(c *fiber.Ctx) error {
+	q := ride.RideQuery{Status: c.Query("status"), Phone: c.Query("phone")}
+	var err error
+	if q.Page, err = pageOf(c); err != nil {
+		return err
+	}
+	if q.CustomerID, err = queryID(c, "customer_id"); err != nil {
+		return err
+	}
+	if q.DriverID, err = queryID(c, "driver_id"); err != nil {
+		return err
+	}
+	rides, next, err := s.rules(c).RidePage(c.UserContext(), q)
+	if err != nil {
+		return err
+	}
+	out := make([]rideJSON, len(rides))
+	for i, r := range rides {
+		out[i] = toRideJSON(r)
+	}
+	return c.JSON(fiber.Map{"rides": out, "next_cursor": nextCursor(next)})
 }
 
 func (s *Server) handleAPIRideGet(c *fiber.Ctx) error {
@@ -118,7 +130,7 @@ func (s *Server) handleAPIRideGet(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	r, err := s.Rides.Ride(c.UserContext(), id)
+	r, err := s.rules(c).Ride(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -140,7 +152,27 @@ func (s *Server) handleAPIRideEnd(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	r, err := s.Rides.EndRide(c.UserContext(), id, ride.RideStatus(in.Status))
+	r, err := s.rules(c).EndRide(c.UserContext(), id, ride.RideStatus(in.Status))
+	if err != nil {
+		return err
+	}
+	return c.JSON(toRideJSON(r))
+}
+
+// handleAPIRideExtend lengthens an ended ride's grace period by
+// {"hours": n}, as the console's extend does.
+func (s *Server) handleAPIRideExtend(c *fiber.Ctx) error {
+	id, err := pathID(c, ride.ErrRideNotFound)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Hours int `json:"hours"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	r, err := s.rules(c).ExtendGrace(c.UserContext(), id, in.Hours)
 	if err != nil {
 		return err
 	}
@@ -154,12 +186,12 @@ func (s *Server) handleAPIRideMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	r, err := s.Rides.Ride(ctx, id)
+	ctx, rules := c.UserContext(), s.rules(c)
+	r, err := rules.Ride(ctx, id)
 	if err != nil {
 		return err
 	}
-	events, err := s.Rides.Timeline(ctx, r)
+	events, err := rules.Timeline(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -168,8 +200,7 @@ func (s *Server) handleAPIRideMessages(c *fiber.Ctx) error {
 		switch m, k := ev.Message, ev.Call; {
 		case !ev.Routed:
 		case m != nil:
-			msgs = append(msgs, messageJSON{m.ID, string(m.Direction), string(m.Kind), m.Originator, m.Recipient, m.Body,
-				string(m.Status), m.Attempts, m.LastError, m.CreatedAt, m.UpdatedAt})
+			msgs = append(msgs, toMessageJSON(*m))
 		case k != nil:
 			calls = append(calls, callJSON{k.ID, k.CallID, k.Source, k.Destination, k.TransferredTo, string(k.Outcome), k.CreatedAt})
 		}

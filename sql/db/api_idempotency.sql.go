@@ -7,48 +7,88 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
-const aPIIdempotencyClaim = `-- name: APIIdempotencyClaim :execrows
-INSERT INTO api_idempotency (key, status, body) VALUES ($1, 0, 'null') ON CONFLICT (key) DO NOTHING
+const idempotencyDeleteExpired = `-- name: IdempotencyDeleteExpired :execrows
+DELETE FROM api_idempotency WHERE created_at <= $1
 `
 
-// Zero rows: the key was used before (or is being used right now; this waits for it).
-func (q *Queries) APIIdempotencyClaim(ctx context.Context, key string) (int64, error) {
-	result, err := q.db.Exec(ctx, aPIIdempotencyClaim, key)
+func (q *Queries) IdempotencyDeleteExpired(ctx context.Context, since time.Time) (int64, error) {
+	result, err := q.db.Exec(ctx, idempotencyDeleteExpired, since)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected(), nil
 }
 
-const aPIIdempotencyGet = `-- name: APIIdempotencyGet :one
-SELECT status, body FROM api_idempotency WHERE key = $1
+const idempotencyGet = `-- name: IdempotencyGet :one
+SELECT fingerprint, status, body FROM api_idempotency
+WHERE scope = $1 AND key = $2 AND created_at > $3
 `
 
-type APIIdempotencyGetRow struct {
-	Status int32
-	Body   []byte
+type IdempotencyGetParams struct {
+	Scope string
+	Key   string
+	Since time.Time
 }
 
-func (q *Queries) APIIdempotencyGet(ctx context.Context, key string) (APIIdempotencyGetRow, error) {
-	row := q.db.QueryRow(ctx, aPIIdempotencyGet, key)
-	var i APIIdempotencyGetRow
-	err := row.Scan(&i.Status, &i.Body)
+type IdempotencyGetRow struct {
+	Fingerprint []byte
+	Status      int32
+	Body        []byte
+}
+
+// The answer stored under a key that has not expired.
+func (q *Queries) IdempotencyGet(ctx context.Context, arg IdempotencyGetParams) (IdempotencyGetRow, error) {
+	row := q.db.QueryRow(ctx, idempotencyGet, arg.Scope, arg.Key, arg.Since)
+	var i IdempotencyGetRow
+	err := row.Scan(&i.Fingerprint, &i.Status, &i.Body)
 	return i, err
 }
 
-const aPIIdempotencySave = `-- name: APIIdempotencySave :exec
-UPDATE api_idempotency SET status = $2, body = $3 WHERE key = $1
+const idempotencyLock = `-- name: IdempotencyLock :one
+SELECT pg_try_advisory_xact_lock(hashtextextended($1::text || ' ' || $2::text, 0))
 `
 
-type APIIdempotencySaveParams struct {
-	Key    string
-	Status int32
-	Body   []byte
+type IdempotencyLockParams struct {
+	Scope string
+	Key   string
 }
 
-func (q *Queries) APIIdempotencySave(ctx context.Context, arg APIIdempotencySaveParams) error {
-	_, err := q.db.Exec(ctx, aPIIdempotencySave, arg.Key, arg.Status, arg.Body)
+// False while another transaction holds the key: that request is in flight.
+func (q *Queries) IdempotencyLock(ctx context.Context, arg IdempotencyLockParams) (bool, error) {
+	row := q.db.QueryRow(ctx, idempotencyLock, arg.Scope, arg.Key)
+	var pg_try_advisory_xact_lock bool
+	err := row.Scan(&pg_try_advisory_xact_lock)
+	return pg_try_advisory_xact_lock, err
+}
+
+const idempotencySave = `-- name: IdempotencySave :exec
+INSERT INTO api_idempotency (scope, key, fingerprint, status, body, created_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (scope, key) DO UPDATE
+SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body, created_at = EXCLUDED.created_at
+`
+
+type IdempotencySaveParams struct {
+	Scope       string
+	Key         string
+	Fingerprint []byte
+	Status      int32
+	Body        []byte
+	CreatedAt   time.Time
+}
+
+// An expired key is used afresh.
+func (q *Queries) IdempotencySave(ctx context.Context, arg IdempotencySaveParams) error {
+	_, err := q.db.Exec(ctx, idempotencySave,
+		arg.Scope,
+		arg.Key,
+		arg.Fingerprint,
+		arg.Status,
+		arg.Body,
+		arg.CreatedAt,
+	)
 	return err
 }

@@ -25,10 +25,12 @@ type AdminSession struct {
 }
 
 type ApiIdempotency struct {
-	Key       string
-	Status    int32
-	Body      []byte
-	CreatedAt time.Time
+	Scope       string
+	Key         string
+	Fingerprint []byte
+	Status      int32
+	Body        []byte
+	CreatedAt   time.Time
 }
 
 type Call struct {

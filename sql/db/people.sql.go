@@ -184,6 +184,58 @@ func (q *Queries) PersonList(ctx context.Context, arg PersonListParams) ([]Perso
 	return items, nil
 }
 
+const personPage = `-- name: PersonPage :many
+SELECT p.id, p.name, p.phone FROM (
+    SELECT id, name, phone FROM customers WHERE $1::text = 'customer'
+    UNION ALL
+    SELECT id, name, phone FROM drivers WHERE $1::text = 'driver'
+) p
+WHERE ($2::text = '' OR p.phone::text = $2::text)
+  AND ($3::bigint = 0 OR p.id < $3::bigint)
+ORDER BY p.id DESC
+LIMIT $4
+`
+
+type PersonPageParams struct {
+	Role    string
+	Phone   string
+	AfterID int64
+	Lim     int32
+}
+
+type PersonPageRow struct {
+	ID    int64
+	Name  string
+	Phone string
+}
+
+// The API's page of people of a role, newest first, after the id after_id
+// (0 starts at the newest); phone (” for all) matches exactly.
+func (q *Queries) PersonPage(ctx context.Context, arg PersonPageParams) ([]PersonPageRow, error) {
+	rows, err := q.db.Query(ctx, personPage,
+		arg.Role,
+		arg.Phone,
+		arg.AfterID,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PersonPageRow
+	for rows.Next() {
+		var i PersonPageRow
+		if err := rows.Scan(&i.ID, &i.Name, &i.Phone); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const personUpdate = `-- name: PersonUpdate :one
 WITH c AS (
     UPDATE customers SET name = $1::text, phone = $2::text WHERE $3::text = 'customer' AND customers.id = $4

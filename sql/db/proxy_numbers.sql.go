@@ -174,6 +174,47 @@ func (q *Queries) ProxyNumberMarkAssigned(ctx context.Context, arg ProxyNumberMa
 	return err
 }
 
+const proxyNumberPage = `-- name: ProxyNumberPage :many
+SELECT id, number, country, enabled, last_assigned_at, created_at FROM proxy_numbers
+WHERE $1::bigint = 0 OR id < $1::bigint
+ORDER BY id DESC
+LIMIT $2
+`
+
+type ProxyNumberPageParams struct {
+	AfterID int64
+	Lim     int32
+}
+
+// The API's page of the pool, newest first, after the id after_id (0
+// starts at the newest).
+func (q *Queries) ProxyNumberPage(ctx context.Context, arg ProxyNumberPageParams) ([]ProxyNumber, error) {
+	rows, err := q.db.Query(ctx, proxyNumberPage, arg.AfterID, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProxyNumber
+	for rows.Next() {
+		var i ProxyNumber
+		if err := rows.Scan(
+			&i.ID,
+			&i.Number,
+			&i.Country,
+			&i.Enabled,
+			&i.LastAssignedAt,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const proxyNumberPickAny = `-- name: ProxyNumberPickAny :one
 SELECT p.id, p.number, p.country, p.enabled, p.last_assigned_at, p.created_at FROM proxy_numbers p
 WHERE p.enabled

@@ -360,3 +360,96 @@ func (q *Queries) RideList(ctx context.Context, arg RideListParams) ([]RideListR
 	}
 	return items, nil
 }
+
+const ridePage = `-- name: RidePage :many
+SELECT r.id, r.customer_id, r.driver_id, r.proxy_number_id, r.start_address, r.destination, r.pickup_at, r.status, r.created_at, r.ended_at, r.expires_at, c.name AS customer_name, c.phone AS customer_phone,
+       d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
+FROM rides r
+JOIN customers c ON c.id = r.customer_id
+JOIN drivers d ON d.id = r.driver_id
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE ($1::text = '' OR ($1::text = 'active') = (r.status = 'active'))
+  AND ($2::text = '' OR c.phone::text = $2::text OR d.phone::text = $2::text)
+  AND ($3::bigint = 0 OR r.customer_id = $3::bigint)
+  AND ($4::bigint = 0 OR r.driver_id = $4::bigint)
+  AND ($5::bigint = 0 OR (r.created_at, r.id) < ($6::timestamptz, $5::bigint))
+ORDER BY r.created_at DESC, r.id DESC
+LIMIT $7
+`
+
+type RidePageParams struct {
+	Status     string
+	Phone      string
+	CustomerID int64
+	DriverID   int64
+	AfterID    int64
+	AfterAt    time.Time
+	Lim        int32
+}
+
+type RidePageRow struct {
+	ID            int64
+	CustomerID    int64
+	DriverID      int64
+	ProxyNumberID int64
+	StartAddress  string
+	Destination   string
+	PickupAt      time.Time
+	Status        string
+	CreatedAt     time.Time
+	EndedAt       *time.Time
+	ExpiresAt     *time.Time
+	CustomerName  string
+	CustomerPhone string
+	DriverName    string
+	DriverPhone   string
+	ProxyNumber   string
+}
+
+// The API's page of rides, newest first, after the cursor (after_at,
+// after_id; 0 starts at the newest). status: active, ended (anything but
+// active) or ” for all; phone matches either party exactly.
+func (q *Queries) RidePage(ctx context.Context, arg RidePageParams) ([]RidePageRow, error) {
+	rows, err := q.db.Query(ctx, ridePage,
+		arg.Status,
+		arg.Phone,
+		arg.CustomerID,
+		arg.DriverID,
+		arg.AfterID,
+		arg.AfterAt,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RidePageRow
+	for rows.Next() {
+		var i RidePageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.DriverID,
+			&i.ProxyNumberID,
+			&i.StartAddress,
+			&i.Destination,
+			&i.PickupAt,
+			&i.Status,
+			&i.CreatedAt,
+			&i.EndedAt,
+			&i.ExpiresAt,
+			&i.CustomerName,
+			&i.CustomerPhone,
+			&i.DriverName,
+			&i.DriverPhone,
+			&i.ProxyNumber,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

@@ -65,3 +65,16 @@ UNION ALL
 SELECT r.id, r.status, r.expires_at FROM rides r WHERE @role::text = 'driver' AND r.driver_id = @id
 ORDER BY expires_at DESC NULLS FIRST, id DESC
 LIMIT 1;
+
+-- name: PersonPage :many
+-- The API's page of people of a role, newest first, after the id after_id
+-- (0 starts at the newest); phone ('' for all) matches exactly.
+SELECT p.id, p.name, p.phone FROM (
+    SELECT id, name, phone FROM customers WHERE @role::text = 'customer'
+    UNION ALL
+    SELECT id, name, phone FROM drivers WHERE @role::text = 'driver'
+) p
+WHERE (@phone::text = '' OR p.phone::text = @phone::text)
+  AND (@after_id::bigint = 0 OR p.id < @after_id::bigint)
+ORDER BY p.id DESC
+LIMIT @lim;

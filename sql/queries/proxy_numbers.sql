@@ -79,3 +79,11 @@ SELECT count(*) FROM proxy_numbers p
 WHERE p.enabled AND NOT EXISTS (
     SELECT 1 FROM routes r
     WHERE r.proxy_number_id = p.id AND r.valid && tstzrange(@now::timestamptz, NULL));
+
+-- name: ProxyNumberPage :many
+-- The API's page of the pool, newest first, after the id after_id (0
+-- starts at the newest).
+SELECT * FROM proxy_numbers
+WHERE @after_id::bigint = 0 OR id < @after_id::bigint
+ORDER BY id DESC
+LIMIT @lim;

@@ -75,3 +75,21 @@ SELECT * FROM ext;
 
 -- name: RideCountActive :one
 SELECT count(*) FROM rides WHERE status = 'active';
+
+-- name: RidePage :many
+-- The API's page of rides, newest first, after the cursor (after_at,
+-- after_id; 0 starts at the newest). status: active, ended (anything but
+-- active) or '' for all; phone matches either party exactly.
+SELECT r.*, c.name AS customer_name, c.phone AS customer_phone,
+       d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
+FROM rides r
+JOIN customers c ON c.id = r.customer_id
+JOIN drivers d ON d.id = r.driver_id
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE (@status::text = '' OR (@status::text = 'active') = (r.status = 'active'))
+  AND (@phone::text = '' OR c.phone::text = @phone::text OR d.phone::text = @phone::text)
+  AND (@customer_id::bigint = 0 OR r.customer_id = @customer_id::bigint)
+  AND (@driver_id::bigint = 0 OR r.driver_id = @driver_id::bigint)
+  AND (@after_id::bigint = 0 OR (r.created_at, r.id) < (@after_at::timestamptz, @after_id::bigint))
+ORDER BY r.created_at DESC, r.id DESC
+LIMIT @lim;

@@ -219,6 +219,27 @@ func (s *Service) Outbox(ctx context.Context) ([]Message, error) {
 	return toMessages(rows), nil
 }
 
+// OutboundMessage returns a message BirdCar sends.
+func (s *Service) OutboundMessage(ctx context.Context, id int64) (Message, error) {
+	m, err := outbound(ctx, s.queries(), id)
+	if err != nil {
+		return Message{}, err
+	}
+	return toMessage(m), nil
+}
+
+// outbound loads a message BirdCar sends.
+func outbound(ctx context.Context, q *db.Queries, id int64) (db.Message, error) {
+	m, err := q.MessageGet(ctx, id)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows) || (err == nil && Direction(m.Direction) != Outbound):
+		return m, ErrMessageNotFound
+	case err != nil:
+		return m, fmt.Errorf("get message: %w", err)
+	}
+	return m, nil
+}
+
 func toMessage(m db.Message) Message {
 	return Message{
 		ID: m.ID, RideID: m.RideID, Direction: Direction(m.Direction), Kind: MessageKind(m.Kind),

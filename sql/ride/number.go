@@ -143,6 +143,25 @@ func (s *Service) SetNumberEnabled(ctx context.Context, id int64, enabled bool) 
 	return toNumberWithLoad(db.ProxyNumberListWithLoadRow(row)), nil
 }
 
+// NumberPage returns a page of the pool, newest first, and where the next
+// page starts.
+func (s *Service) NumberPage(ctx context.Context, p Page) ([]Number, *Cursor, error) {
+	lim, err := p.limit()
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := s.queries().ProxyNumberPage(ctx, db.ProxyNumberPageParams{AfterID: p.After.ID, Lim: lim})
+	if err != nil {
+		return nil, nil, fmt.Errorf("page numbers: %w", err)
+	}
+	nums := make([]Number, len(rows))
+	for i, n := range rows {
+		nums[i] = toNumber(n, 0)
+	}
+	nums, next := cut(nums, lim, func(n Number) Cursor { return Cursor{ID: n.ID} })
+	return nums, next, nil
+}
+
 // PoolHealth is how many numbers can take a new ride for anyone.
 type PoolHealth struct {
 	Free      int  // enabled numbers no ride holds now or later

@@ -38,6 +38,14 @@ type Person struct {
 // PersonInput is a person as typed: a name and a phone in any common form.
 type PersonInput struct {
 	Name, Phone string
+	// stored marks Phone as the one already stored, not checked again: a
+	// phone accepted under older rules survives a rename.
+	stored bool
+}
+
+// PersonPatch changes some of a person: a nil field stays as it is.
+type PersonPatch struct {
+	Name, Phone *string
 }
 
 // check validates the input and returns it with the phone in E.164.
@@ -45,6 +53,9 @@ func (in PersonInput) check(defaultCountry string) (PersonInput, error) {
 	name, err := checkText("name", "Name", in.Name)
 	if err != nil {
 		return in, err
+	}
+	if in.stored {
+		return PersonInput{Name: name, Phone: in.Phone}, nil
 	}
 	e164, err := phone.Parse(in.Phone, defaultCountry, phone.Valid)
 	if err != nil {
@@ -62,6 +73,25 @@ func (s *Service) CreatePerson(ctx context.Context, role Role, in PersonInput) (
 // UpdatePerson changes a person's name and phone. Rides already under way
 // keep the phones their routes copied, so an edit never reroutes a ride.
 func (s *Service) UpdatePerson(ctx context.Context, role Role, id int64, in PersonInput) (Person, error) {
+	return s.savePerson(ctx, role, id, in)
+}
+
+// PatchPerson changes a person's name, phone or both.
+func (s *Service) PatchPerson(ctx context.Context, role Role, id int64, patch PersonPatch) (Person, error) {
+	if !role.Valid() {
+		return Person{}, ErrPersonNotFound
+	}
+	p, err := s.Person(ctx, role, id)
+	if err != nil {
+		return Person{}, err
+	}
+	in := PersonInput{Name: p.Name, Phone: p.Phone, stored: true}
+	if patch.Name != nil {
+		in.Name = *patch.Name
+	}
+	if patch.Phone != nil {
+		in.Phone, in.stored = *patch.Phone, false
+	}
 	return s.savePerson(ctx, role, id, in)
 }
 
@@ -130,6 +160,32 @@ func (s *Service) People(ctx context.Context, role Role, query string, limit int
 		people[i] = toPerson(role, db.PersonGetRow(r))
 	}
 	return people, nil
+}
+
+// PeoplePage returns a page of the people of a role, newest first, with
+// the phone typed ("" for all), and where the next page starts.
+func (s *Service) PeoplePage(ctx context.Context, role Role, typedPhone string, p Page) ([]Person, *Cursor, error) {
+	if !role.Valid() {
+		return nil, nil, ErrPersonNotFound
+	}
+	lim, err := p.limit()
+	if err != nil {
+		return nil, nil, err
+	}
+	phone, err := s.phoneFilter(typedPhone)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := s.queries().PersonPage(ctx, db.PersonPageParams{Role: string(role), Phone: phone, AfterID: p.After.ID, Lim: lim})
+	if err != nil {
+		return nil, nil, fmt.Errorf("page %ss: %w", role, err)
+	}
+	people := make([]Person, len(rows))
+	for i, r := range rows {
+		people[i] = toPerson(role, db.PersonGetRow(r))
+	}
+	people, next := cut(people, lim, func(p Person) Cursor { return Cursor{ID: p.ID} })
+	return people, next, nil
 }
 
 // DeletePerson deletes a person who has never had a ride, and returns who

@@ -75,42 +75,6 @@ func (s *Service) CreateRide(ctx context.Context, in NewRide) (Ride, error) {
 	return r, err
 }
 
-// Replay is an answer stored under an idempotency key, as the adapter
-// rendered it: the domain keeps it without reading it.
-type Replay struct {
-	Status int
-	Body   []byte
-}
-
-// CreateRideIdempotent creates a ride once per key: the first call's
-// answer, as render makes it, is stored with the ride in its transaction,
-// and a later call with the same key gets that answer instead of a second
-// ride. A concurrent call with the key waits for the first to commit. A
-// failed creation stores nothing, so a retry tries again.
-func (s *Service) CreateRideIdempotent(ctx context.Context, key string, in NewRide, render func(Ride) (Replay, error)) (Replay, error) {
-	var out Replay
-	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
-		claimed, err := q.APIIdempotencyClaim(ctx, key)
-		if err != nil {
-			return fmt.Errorf("claim idempotency key: %w", err)
-		}
-		if claimed == 0 {
-			stored, err := q.APIIdempotencyGet(ctx, key)
-			out = Replay{Status: int(stored.Status), Body: stored.Body}
-			return err
-		}
-		r, err := s.createRide(ctx, tx, in)
-		if err != nil {
-			return err // rolls the key back too
-		}
-		if out, err = render(r); err != nil {
-			return err
-		}
-		return q.APIIdempotencySave(ctx, db.APIIdempotencySaveParams{Key: key, Status: int32(out.Status), Body: out.Body})
-	})
-	return out, err
-}
-
 func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, error) {
 	var err error
 	if in.Start, err = checkText("start", "Start", in.Start); err != nil {
@@ -307,6 +271,53 @@ func (s *Service) ListRides(ctx context.Context, f RideFilter) ([]Ride, error) {
 		out[i] = toRide(db.RideGetRow(r))
 	}
 	return out, nil
+}
+
+// RideQuery selects rides for RidePage.
+type RideQuery struct {
+	Status               string // "active", "ended" (no longer active) or "" for both
+	Phone                string // either party's phone as typed; "" for anyone
+	CustomerID, DriverID int64  // 0 for anyone
+	Page
+}
+
+// RidePage returns a page of rides, newest first, and where the next page
+// starts (nil after the last).
+func (s *Service) RidePage(ctx context.Context, q RideQuery) ([]Ride, *Cursor, error) {
+	lim, err := q.limit()
+	if err != nil {
+		return nil, nil, err
+	}
+	if q.Status != "" && q.Status != "active" && q.Status != "ended" {
+		return nil, nil, InvalidField("status", "status must be active or ended.")
+	}
+	phone, err := s.phoneFilter(q.Phone)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := s.queries().RidePage(ctx, db.RidePageParams{Status: q.Status, Phone: phone,
+		CustomerID: q.CustomerID, DriverID: q.DriverID, AfterID: q.After.ID, AfterAt: q.After.At, Lim: lim})
+	if err != nil {
+		return nil, nil, fmt.Errorf("page rides: %w", err)
+	}
+	rides := make([]Ride, len(rows))
+	for i, r := range rows {
+		rides[i] = toRide(db.RideGetRow(r))
+	}
+	rides, next := cut(rides, lim, func(r Ride) Cursor { return Cursor{At: r.CreatedAt, ID: r.ID} })
+	return rides, next, nil
+}
+
+// phoneFilter reads a phone typed to find someone by: "" finds anyone.
+func (s *Service) phoneFilter(typed string) (string, error) {
+	if typed == "" {
+		return "", nil
+	}
+	e164, err := phone.Parse(typed, s.DefaultCountry, phone.Possible)
+	if err != nil {
+		return "", &Error{Code: CodeInvalidPhone, Field: "phone", Message: "Phone: " + err.Error() + "."}
+	}
+	return e164, nil
 }
 
 // searchTerm is what a ride search looks for: a query made of at least

@@ -316,43 +316,6 @@ func TestExtendGrace(t *testing.T) {
 	})
 }
 
-func TestCreateRideIdempotent(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil)
-	cust, drv, _ := b.People(t, 2)
-	in := ride.NewRide{CustomerID: cust.ID, DriverID: drv.ID, Start: "A", Destination: "B", PickupAt: b.Clock.Now()}
-	calls := 0
-	render := func(r ride.Ride) (ride.Replay, error) {
-		calls++
-		return ride.Replay{Status: 201, Body: fmt.Appendf(nil, `{"id": %d}`, r.ID)}, nil
-	}
-	t.Run("a failed creation stores nothing", func(t *testing.T) {
-		bad := in
-		bad.Start = ""
-		_, err := b.Rides.CreateRideIdempotent(t.Context(), "key-1", bad, render)
-		wantCode(t, err, ride.CodeInvalid, "start")
-	})
-	first, err := b.Rides.CreateRideIdempotent(t.Context(), "key-1", in, render)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Run("the same key replays the first answer", func(t *testing.T) {
-		again, err := b.Rides.CreateRideIdempotent(t.Context(), "key-1", in, render)
-		if err != nil || again.Status != first.Status || string(again.Body) != string(first.Body) || calls != 1 {
-			t.Errorf("replay = %d %s (%v), rendered %d times; want %d %s once", again.Status, again.Body, err, calls, first.Status, first.Body)
-		}
-		if n := dbtest.Rows(t, b.DB, "rides"); n != 1 {
-			t.Errorf("%d rides, want 1", n)
-		}
-	})
-	t.Run("another key creates another ride", func(t *testing.T) {
-		second, err := b.Rides.CreateRideIdempotent(t.Context(), "key-2", in, render)
-		if err != nil || string(second.Body) == string(first.Body) || dbtest.Rows(t, b.DB, "rides") != 2 {
-			t.Errorf("second key answered %s (%v), want a second ride on the other number", second.Body, err)
-		}
-	})
-}
-
 func TestListRides(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)

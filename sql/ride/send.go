@@ -265,6 +265,9 @@ func (s *Service) RetrySend(ctx context.Context, id int64) (Retry, error) {
 // CancelSend stops retrying a send and marks it failed.
 func (s *Service) CancelSend(ctx context.Context, id int64) error {
 	return s.sendAction(ctx, id, func(tx pgx.Tx, q *db.Queries, m db.Message, job *rivertype.JobRow) error {
+		if m.ProviderID != nil {
+			return Errorf(CodeNotRetryable, "This message has already been handed to MessageBird and cannot be cancelled.")
+		}
 		if job != nil {
 			if _, err := s.Jobs.JobCancelTx(ctx, tx, job.ID); err != nil {
 				return fmt.Errorf("cancel job: %w", err)
@@ -282,10 +285,8 @@ func (s *Service) CancelSend(ctx context.Context, id int64) error {
 // one transaction.
 func (s *Service) sendAction(ctx context.Context, id int64, act func(pgx.Tx, *db.Queries, db.Message, *rivertype.JobRow) error) error {
 	return s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
-		m, err := q.MessageGet(ctx, id)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && Direction(m.Direction) != Outbound) {
-			return ErrMessageNotFound
-		} else if err != nil {
+		m, err := outbound(ctx, q, id)
+		if err != nil {
 			return err
 		}
 		jobs, err := s.sendJobs(ctx, tx, []int64{id})
