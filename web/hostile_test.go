@@ -640,7 +640,7 @@ func (b *testBundle) hostileItems(t *testing.T, f rideFixture) []hostileItem {
 				check: expectStored("Robert'); DROP TABLE "+table+";-- "+xss, b.names(person))},
 			hostileItem{name: role + "/duplicate phone", req: apiReq("POST", path, jsonCT, `{"name":"Eve","phone":"31644444444"}`), want: []int{409}},
 		)
-		for _, m := range []string{"GET", "PUT", "DELETE", "PATCH"} {
+		for _, m := range []string{"PUT", "DELETE"} {
 			add(hostileItem{name: role + "/method " + m, req: apiReq(m, path, jsonCT, `{}`), want: notAllowed})
 		}
 	}

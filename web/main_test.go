@@ -40,7 +40,8 @@ func setup(t testing.TB, conn ride.DB) *testBundle {
 	return &testBundle{Bundle: rb, srv: srv}
 }
 
-// do sends a real HTTP request through the Fiber app.
+// do sends a real HTTP request through the Fiber app; an API answer must
+// conform to openapi.json.
 func (b *testBundle) do(t *testing.T, req *http.Request) *http.Response {
 	t.Helper()
 	resp, err := b.srv.App().Test(req, -1)
@@ -48,6 +49,7 @@ func (b *testBundle) do(t *testing.T, req *http.Request) *http.Response {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
+	checkAPIAnswer(t, req, resp)
 	return resp
 }
 

@@ -58,8 +58,8 @@ var (
 	// and so is a retry while the first is still running.
 	CodeIdempotencyKeyReused = Code{"idempotency_key_reused", Invalid}
 	CodeIdempotencyKeyInUse  = Code{"idempotency_key_in_use", Conflict}
-	CodeBusy            = Code{"busy", Unavailable}
-	CodeInternal        = Code{"internal", Internal}
+	CodeBusy                 = Code{"busy", Unavailable}
+	CodeInternal             = Code{"internal", Internal}
 
 	// Raised by the adapters, about the request rather than the rules.
 	CodeMalformed            = Code{"malformed", Malformed} // named invalid_<field> when a field is at fault

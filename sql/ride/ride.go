@@ -308,12 +308,17 @@ func (s *Service) RidePage(ctx context.Context, q RideQuery) ([]Ride, *Cursor, e
 	return rides, next, nil
 }
 
-// phoneFilter reads a phone typed to find someone by: "" finds anyone.
+// phoneFilter reads a phone typed to find someone by: "" finds anyone. It
+// reads it as a person's phone is read, then, for numbers stored under
+// older rules, as any possible number.
 func (s *Service) phoneFilter(typed string) (string, error) {
 	if typed == "" {
 		return "", nil
 	}
-	e164, err := phone.Parse(typed, s.DefaultCountry, phone.Possible)
+	e164, err := phone.Parse(typed, s.DefaultCountry, phone.Valid)
+	if err != nil {
+		e164, err = phone.Parse(typed, s.DefaultCountry, phone.Possible)
+	}
 	if err != nil {
 		return "", &Error{Code: CodeInvalidPhone, Field: "phone", Message: "Phone: " + err.Error() + "."}
 	}

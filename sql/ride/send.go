@@ -265,9 +265,6 @@ func (s *Service) RetrySend(ctx context.Context, id int64) (Retry, error) {
 // CancelSend stops retrying a send and marks it failed.
 func (s *Service) CancelSend(ctx context.Context, id int64) error {
 	return s.sendAction(ctx, id, func(tx pgx.Tx, q *db.Queries, m db.Message, job *rivertype.JobRow) error {
-		if m.ProviderID != nil {
-			return Errorf(CodeNotRetryable, "This message has already been handed to MessageBird and cannot be cancelled.")
-		}
 		if job != nil {
 			if _, err := s.Jobs.JobCancelTx(ctx, tx, job.ID); err != nil {
 				return fmt.Errorf("cancel job: %w", err)
