@@ -55,6 +55,12 @@ func NewClient(cfg Config) (*river.Client[pgx.Tx], error) {
 		// running belongs to a dead process; the rescuer (every 30 s)
 		// schedules its retry.
 		RescueStuckJobsAfter: 30 * time.Second,
+		// River's cleaner deletes finished jobs: done and cancelled ones
+		// after a day, given-up ones after a week, time for an operator to
+		// look into them. Their arguments hold ids, never phones or texts.
+		CompletedJobRetentionPeriod: 24 * time.Hour,
+		CancelledJobRetentionPeriod: 24 * time.Hour,
+		DiscardedJobRetentionPeriod: 7 * 24 * time.Hour,
 		// River's defaults (100 ms, 1 s) add ≈ 50 ms before a send starts;
 		// these keep a forward's latency to a few milliseconds.
 		FetchCooldown:     5 * time.Millisecond,

@@ -8,8 +8,8 @@ import (
 	"birdcar/sql/ride"
 )
 
-// TidyArgs is the periodic clean-up of ride status and expired
-// idempotency keys.
+// TidyArgs is the periodic clean-up: ride status, expired idempotency
+// keys, retention.
 type TidyArgs struct{}
 
 // Kind names the job in River's tables.
@@ -22,11 +22,15 @@ type TidyWorker struct {
 	Rides *ride.Service
 }
 
-// Work ends stale rides until none is left, then forgets old keys.
+// Work ends stale rides until none is left, forgets old keys and redacts
+// what the retention period no longer allows to keep.
 func (w *TidyWorker) Work(ctx context.Context, _ *river.Job[TidyArgs]) error {
 	if _, err := w.Rides.EndStaleRides(ctx); err != nil {
 		return err
 	}
-	_, err := w.Rides.ForgetIdempotencyKeys(ctx)
+	if _, err := w.Rides.ForgetIdempotencyKeys(ctx); err != nil {
+		return err
+	}
+	_, err := w.Rides.RedactExpired(ctx)
 	return err
 }

@@ -31,6 +31,7 @@ type config struct {
 	DefaultCountry     string
 	GracePeriod        time.Duration
 	AutoEndAfter       time.Duration
+	Retention          time.Duration // 0 keeps texts and calls for ever
 	SendMaxAttempts    int
 	PoolLowWatermark   int
 	LogFormat          string // json, text, or "" (text in a terminal, else JSON)
@@ -149,6 +150,9 @@ func loadConfig(environ []string, dotenvPath string) (config, error) {
 	if cfg.AutoEndAfter, err = durationVar("RIDE_AUTO_END_AFTER", get("RIDE_AUTO_END_AFTER", "12h")); err != nil {
 		return config{}, err
 	}
+	if cfg.Retention, err = durationVar("RETENTION_PERIOD", get("RETENTION_PERIOD", "90d")); err != nil {
+		return config{}, err
+	}
 	allowUnsigned, err := strconv.ParseBool(get("ALLOW_UNSIGNED_WEBHOOKS", "0"))
 	if err != nil {
 		return config{}, &configError{Name: "ALLOW_UNSIGNED_WEBHOOKS", Value: get("ALLOW_UNSIGNED_WEBHOOKS", ""), Want: "1 or 0"}
@@ -193,10 +197,19 @@ func (cfg config) webServer() *web.Server {
 	}
 }
 
+// durationVar reads a Go duration ("24h", "90m") or whole days ("90d").
 func durationVar(name, v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		var n int
+		n, err = strconv.Atoi(days)
+		d = time.Duration(n) * 24 * time.Hour
+		if n > 36500 {
+			err = strconv.ErrRange
+		}
+	}
 	if err != nil || d < 0 {
-		return 0, &configError{Name: name, Value: v, Want: "a duration such as 24h or 90m"}
+		return 0, &configError{Name: name, Value: v, Want: "a duration such as 90d, 24h or 90m"}
 	}
 	return d, nil
 }

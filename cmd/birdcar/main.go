@@ -171,7 +171,7 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) (err err
 func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *pgxpool.Pool, logger *slog.Logger, stdout io.Writer) error {
 	rides := &ride.Service{
 		DB: pool, Logger: logger, DefaultCountry: cfg.DefaultCountry, GracePeriod: cfg.GracePeriod,
-		AutoEndAfter: cfg.AutoEndAfter, PoolLowWatermark: cfg.PoolLowWatermark,
+		AutoEndAfter: cfg.AutoEndAfter, PoolLowWatermark: cfg.PoolLowWatermark, Retention: cfg.Retention,
 	}
 	jobsCfg := jobs.Config{
 		Pool: pool, Rides: rides, Logger: logger, MaxAttempts: cfg.SendMaxAttempts, Workers: cfg.RiverWorkers,

@@ -98,6 +98,7 @@ type Ride struct {
 	CreatedAt     time.Time
 	EndedAt       *time.Time
 	ExpiresAt     *time.Time
+	RedactedAt    *time.Time
 }
 
 type Route struct {

@@ -24,7 +24,7 @@ func (q *Queries) RideCountActive(ctx context.Context) (int64, error) {
 const rideCreate = `-- name: RideCreate :one
 INSERT INTO rides (customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
-RETURNING id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at
+RETURNING id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at, redacted_at
 `
 
 type RideCreateParams struct {
@@ -60,6 +60,7 @@ func (q *Queries) RideCreate(ctx context.Context, arg RideCreateParams) (Ride, e
 		&i.CreatedAt,
 		&i.EndedAt,
 		&i.ExpiresAt,
+		&i.RedactedAt,
 	)
 	return i, err
 }
@@ -68,12 +69,12 @@ const rideEnd = `-- name: RideEnd :one
 WITH ended AS (
     UPDATE rides SET status = $1, ended_at = $2::timestamptz, expires_at = $3::timestamptz
     WHERE rides.id = $4 AND rides.status = 'active'
-    RETURNING id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at
+    RETURNING id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at, redacted_at
 ), cut AS (
     UPDATE routes SET valid = tstzrange(lower(valid), greatest(lower(valid), ended.expires_at))
     FROM ended WHERE routes.ride_id = ended.id
 )
-SELECT id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at FROM ended
+SELECT id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at, redacted_at FROM ended
 `
 
 type RideEndParams struct {
@@ -95,6 +96,7 @@ type RideEndRow struct {
 	CreatedAt     time.Time
 	EndedAt       *time.Time
 	ExpiresAt     *time.Time
+	RedactedAt    *time.Time
 }
 
 // Ends an active ride and cuts its routes off at expires_at (the grace
@@ -119,6 +121,7 @@ func (q *Queries) RideEnd(ctx context.Context, arg RideEndParams) (RideEndRow, e
 		&i.CreatedAt,
 		&i.EndedAt,
 		&i.ExpiresAt,
+		&i.RedactedAt,
 	)
 	return i, err
 }
@@ -167,12 +170,12 @@ const rideExtendGrace = `-- name: RideExtendGrace :one
 WITH ext AS (
     UPDATE rides SET expires_at = $1::timestamptz
     WHERE rides.id = $2 AND rides.status <> 'active'
-    RETURNING id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at
+    RETURNING id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at, redacted_at
 ), cut AS (
     UPDATE routes SET valid = tstzrange(lower(valid), greatest(lower(valid), ext.expires_at))
     FROM ext WHERE routes.ride_id = ext.id
 )
-SELECT id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at FROM ext
+SELECT id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at, redacted_at FROM ext
 `
 
 type RideExtendGraceParams struct {
@@ -192,6 +195,7 @@ type RideExtendGraceRow struct {
 	CreatedAt     time.Time
 	EndedAt       *time.Time
 	ExpiresAt     *time.Time
+	RedactedAt    *time.Time
 }
 
 // Moves an ended ride's expiry; its routes follow. The routing constraint
@@ -211,12 +215,13 @@ func (q *Queries) RideExtendGrace(ctx context.Context, arg RideExtendGraceParams
 		&i.CreatedAt,
 		&i.EndedAt,
 		&i.ExpiresAt,
+		&i.RedactedAt,
 	)
 	return i, err
 }
 
 const rideGet = `-- name: RideGet :one
-SELECT r.id, r.customer_id, r.driver_id, r.proxy_number_id, r.start_address, r.destination, r.pickup_at, r.status, r.created_at, r.ended_at, r.expires_at, c.name AS customer_name, c.phone AS customer_phone,
+SELECT r.id, r.customer_id, r.driver_id, r.proxy_number_id, r.start_address, r.destination, r.pickup_at, r.status, r.created_at, r.ended_at, r.expires_at, r.redacted_at, c.name AS customer_name, c.phone AS customer_phone,
        d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
 FROM rides r
 JOIN customers c ON c.id = r.customer_id
@@ -237,6 +242,7 @@ type RideGetRow struct {
 	CreatedAt     time.Time
 	EndedAt       *time.Time
 	ExpiresAt     *time.Time
+	RedactedAt    *time.Time
 	CustomerName  string
 	CustomerPhone string
 	DriverName    string
@@ -259,6 +265,7 @@ func (q *Queries) RideGet(ctx context.Context, id int64) (RideGetRow, error) {
 		&i.CreatedAt,
 		&i.EndedAt,
 		&i.ExpiresAt,
+		&i.RedactedAt,
 		&i.CustomerName,
 		&i.CustomerPhone,
 		&i.DriverName,
@@ -269,7 +276,7 @@ func (q *Queries) RideGet(ctx context.Context, id int64) (RideGetRow, error) {
 }
 
 const rideList = `-- name: RideList :many
-SELECT r.id, r.customer_id, r.driver_id, r.proxy_number_id, r.start_address, r.destination, r.pickup_at, r.status, r.created_at, r.ended_at, r.expires_at, c.name AS customer_name, c.phone AS customer_phone,
+SELECT r.id, r.customer_id, r.driver_id, r.proxy_number_id, r.start_address, r.destination, r.pickup_at, r.status, r.created_at, r.ended_at, r.expires_at, r.redacted_at, c.name AS customer_name, c.phone AS customer_phone,
        d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
 FROM rides r
 JOIN customers c ON c.id = r.customer_id
@@ -308,6 +315,7 @@ type RideListRow struct {
 	CreatedAt     time.Time
 	EndedAt       *time.Time
 	ExpiresAt     *time.Time
+	RedactedAt    *time.Time
 	CustomerName  string
 	CustomerPhone string
 	DriverName    string
@@ -345,6 +353,7 @@ func (q *Queries) RideList(ctx context.Context, arg RideListParams) ([]RideListR
 			&i.CreatedAt,
 			&i.EndedAt,
 			&i.ExpiresAt,
+			&i.RedactedAt,
 			&i.CustomerName,
 			&i.CustomerPhone,
 			&i.DriverName,
@@ -362,7 +371,7 @@ func (q *Queries) RideList(ctx context.Context, arg RideListParams) ([]RideListR
 }
 
 const ridePage = `-- name: RidePage :many
-SELECT r.id, r.customer_id, r.driver_id, r.proxy_number_id, r.start_address, r.destination, r.pickup_at, r.status, r.created_at, r.ended_at, r.expires_at, c.name AS customer_name, c.phone AS customer_phone,
+SELECT r.id, r.customer_id, r.driver_id, r.proxy_number_id, r.start_address, r.destination, r.pickup_at, r.status, r.created_at, r.ended_at, r.expires_at, r.redacted_at, c.name AS customer_name, c.phone AS customer_phone,
        d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
 FROM rides r
 JOIN customers c ON c.id = r.customer_id
@@ -399,6 +408,7 @@ type RidePageRow struct {
 	CreatedAt     time.Time
 	EndedAt       *time.Time
 	ExpiresAt     *time.Time
+	RedactedAt    *time.Time
 	CustomerName  string
 	CustomerPhone string
 	DriverName    string
@@ -438,6 +448,7 @@ func (q *Queries) RidePage(ctx context.Context, arg RidePageParams) ([]RidePageR
 			&i.CreatedAt,
 			&i.EndedAt,
 			&i.ExpiresAt,
+			&i.RedactedAt,
 			&i.CustomerName,
 			&i.CustomerPhone,
 			&i.DriverName,

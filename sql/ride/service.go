@@ -53,6 +53,9 @@ type Service struct {
 	GracePeriod time.Duration
 	// AutoEndAfter completes an active ride this long past its pickup.
 	AutoEndAfter time.Duration
+	// Retention is how long after a ride stops routing its texts and calls
+	// keep their bodies and phone numbers; 0 keeps them for ever.
+	Retention time.Duration
 	// PoolLowWatermark: fewer free numbers than this is a warning.
 	PoolLowWatermark int
 	// Zone is the time zone of texts and sentences; nil means time.Local.

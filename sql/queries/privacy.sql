@@ -1,0 +1,66 @@
+-- name: RideRedact :exec
+-- Forgets what the rides' texts said and every phone in their texts and
+-- calls (counts, times and statuses stay), and deletes their routes.
+WITH m AS (
+    UPDATE messages SET originator = '', recipient = '', body = '',
+        last_error = CASE WHEN last_error IS NULL THEN NULL ELSE 'redacted' END
+    WHERE ride_id = ANY(@ride_ids::bigint[])
+), c AS (
+    UPDATE calls SET source = '', destination = '',
+        transferred_to = CASE WHEN transferred_to IS NULL THEN NULL ELSE '' END
+    WHERE ride_id = ANY(@ride_ids::bigint[])
+), r AS (
+    DELETE FROM routes WHERE ride_id = ANY(@ride_ids::bigint[])
+)
+UPDATE rides SET redacted_at = @now::timestamptz WHERE id = ANY(@ride_ids::bigint[]);
+
+-- name: UnmatchedRedact :exec
+-- Does the same for the texts and calls no ride took: those from phones
+-- (in E.164 or MessageBird's digits), and those older than before.
+WITH m AS (
+    UPDATE messages SET originator = '', recipient = '', body = ''
+    WHERE ride_id IS NULL AND body || originator <> ''
+      AND (originator = ANY(@phones::text[]) OR created_at < @before::timestamptz)
+)
+UPDATE calls SET source = '', destination = ''
+WHERE ride_id IS NULL AND source || destination <> ''
+  AND (source = ANY(@phones::text[]) OR created_at < @before::timestamptz);
+
+-- name: RidesToRedact :many
+-- Ended rides whose number stopped routing before cutoff, not yet redacted.
+SELECT id FROM rides
+WHERE redacted_at IS NULL AND status <> 'active' AND expires_at < @cutoff::timestamptz
+ORDER BY expires_at
+LIMIT @lim;
+
+-- name: PersonRides :many
+-- A person's rides, with whether any still routes at now.
+SELECT r.id, (r.status = 'active' OR r.expires_at > @now::timestamptz)::boolean AS routing
+FROM rides r
+WHERE (@role::text = 'customer' AND r.customer_id = @id) OR (@role::text = 'driver' AND r.driver_id = @id);
+
+-- name: PersonPastPhones :many
+-- The phones a person's rides routed for them: their routes' phones that
+-- are not the other party's.
+SELECT DISTINCT x.phone::text FROM rides r
+JOIN LATERAL (SELECT caller_phone AS phone FROM routes WHERE ride_id = r.id
+              UNION SELECT callee_phone FROM routes WHERE ride_id = r.id) x ON true
+WHERE (@role::text = 'customer' AND r.customer_id = @id AND x.phone <> (SELECT phone FROM drivers WHERE id = r.driver_id))
+   OR (@role::text = 'driver' AND r.driver_id = @id AND x.phone <> (SELECT phone FROM customers WHERE id = r.customer_id));
+
+-- name: PersonErase :one
+-- Replaces a person's name and phone: the phone becomes +999 and the id,
+-- unique and in no country's numbering plan (999 is unassigned).
+WITH c AS (
+    UPDATE customers SET name = 'Erased', phone = '+999' || lpad(id::text, 11, '0')
+    WHERE @role::text = 'customer' AND customers.id = @id RETURNING 1
+), d AS (
+    UPDATE drivers SET name = 'Erased', phone = '+999' || lpad(id::text, 11, '0')
+    WHERE @role::text = 'driver' AND drivers.id = @id RETURNING 1
+)
+SELECT count(*) FROM (SELECT 1 FROM c UNION ALL SELECT 1 FROM d) erased;
+
+-- name: IdempotencyForget :exec
+-- Forgets stored answers that mention any of texts (a person's name or phone).
+DELETE FROM api_idempotency a
+WHERE EXISTS (SELECT 1 FROM unnest(@texts::text[]) t WHERE position(convert_to(t, 'UTF8') IN a.body) > 0);
