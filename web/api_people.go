@@ -8,14 +8,21 @@ import (
 	"birdcar/sql/ride"
 )
 
-// personJSON is a customer or driver as the API shows it.
+// personJSON is a customer or driver as the API shows it; an erased one
+// has no phone.
 type personJSON struct {
-	ID    int64  `json:"id"`
-	Name  string `json:"name"`
-	Phone string `json:"phone"`
+	ID     int64  `json:"id"`
+	Name   string `json:"name"`
+	Phone  string `json:"phone,omitempty"`
+	Erased bool   `json:"erased"`
 }
 
-func toPersonJSON(p ride.Person) personJSON { return personJSON{p.ID, p.Name, p.Phone} }
+func toPersonJSON(p ride.Person) personJSON {
+	if p.Erased() {
+		return personJSON{ID: p.ID, Name: p.Name, Erased: true}
+	}
+	return personJSON{ID: p.ID, Name: p.Name, Phone: p.Phone}
+}
 
 func (s *Server) registerAPIPeopleRoutes(api fiber.Router) {
 	for _, role := range ride.Roles {
@@ -24,6 +31,7 @@ func (s *Server) registerAPIPeopleRoutes(api fiber.Router) {
 		api.Get(plural, s.handleAPIPersonList(role))
 		api.Get(plural+"/:id", s.handleAPIPersonGet(role))
 		api.Patch(plural+"/:id", s.handleAPIPersonPatch(role))
+		api.Delete(plural+"/:id", s.handleAPIPersonErase(role))
 	}
 }
 
@@ -97,5 +105,19 @@ func (s *Server) handleAPIPersonPatch(role ride.Role) fiber.Handler {
 			return err
 		}
 		return c.JSON(toPersonJSON(p))
+	}
+}
+
+// handleAPIPersonErase erases a person (see ride.Service.ErasePerson).
+func (s *Server) handleAPIPersonErase(role ride.Role) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := pathID(c, ride.ErrPersonNotFound)
+		if err != nil {
+			return err
+		}
+		if err := s.rules(c).ErasePerson(c.UserContext(), role, id); err != nil {
+			return err
+		}
+		return c.SendStatus(http.StatusNoContent)
 	}
 }

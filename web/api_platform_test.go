@@ -173,7 +173,7 @@ func TestAPI_People(t *testing.T) {
 	b.api(t, "POST", "/api/v1/customers", map[string]string{"name": "Ada", "phone": "06 1234 5678"}, &ada)
 	var renamed personJSON
 	if r := b.api(t, "PATCH", "/api/v1/customers/"+itoa(ada.ID), map[string]string{"name": "Ada Okafor"}, &renamed); r.StatusCode != 200 ||
-		renamed != (personJSON{ada.ID, "Ada Okafor", "+31612345678"}) {
+		renamed != (personJSON{ID: ada.ID, Name: "Ada Okafor", Phone: "+31612345678"}) {
 		t.Errorf("rename: %d %+v; want the new name and the old phone", r.StatusCode, renamed)
 	}
 	var got personJSON
@@ -303,5 +303,41 @@ func TestAPI_Idempotency(t *testing.T) {
 	}
 	if r, body := b.apiKeyed(t, testToken, "PATCH", "/api/v1/customers/"+itoa(c.ID), "patch-1", `{"name":"C3"}`); r.StatusCode != 422 {
 		t.Errorf("PATCH reusing the key: %d %s", r.StatusCode, body)
+	}
+}
+
+func TestAPI_Erase(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c, d, _ := b.People(t, 1)
+	r := b.mustRide(t, c, d)
+	var p problemBody
+	if resp := b.api(t, "DELETE", "/api/v1/customers/"+itoa(c.ID), nil, &p); resp.StatusCode != 409 || p.Code != "person_in_session" {
+		t.Errorf("erase in a live ride: %d %+v, want 409 person_in_session", resp.StatusCode, p)
+	}
+	b.api(t, "POST", "/api/v1/rides/"+itoa(r.ID)+"/end", nil, nil)
+	b.Clock.Advance(b.Rides.GracePeriod)
+	if resp := b.api(t, "DELETE", "/api/v1/customers/"+itoa(c.ID), nil, nil); resp.StatusCode != 204 {
+		t.Fatalf("erase: %d, want 204", resp.StatusCode)
+	}
+	var got personJSON
+	if b.api(t, "GET", "/api/v1/customers/"+itoa(c.ID), nil, &got); !got.Erased || got.Phone != "" || got.Name == c.Name {
+		t.Errorf("erased customer reads %+v", got)
+	}
+	var ridden rideJSON
+	if b.api(t, "GET", "/api/v1/rides/"+itoa(r.ID), nil, &ridden); ridden.CustomerName == c.Name {
+		t.Errorf("the ride still names %q", ridden.CustomerName)
+	}
+	// The console erases with a button, and says why not while a ride connects.
+	r2 := b.mustRide(t, b.Person(t, ride.RoleCustomer, "Nina", "+31655555555"), d)
+	resp, doc := b.console(t, "POST", components.PeoplePath(ride.RoleDriver)+"/"+itoa(d.ID)+"/erase", url.Values{}, true)
+	if resp.StatusCode != 409 || !strings.Contains(doc.Find(sel("person-error")).Text(), "still connects") {
+		t.Errorf("console erase in a live ride: %d %q", resp.StatusCode, doc.Find(sel("person-error")).Text())
+	}
+	b.Rides.EndRide(t.Context(), r2.ID, ride.RideCancelled)
+	b.Clock.Advance(b.Rides.GracePeriod)
+	resp, doc = b.console(t, "POST", components.PeoplePath(ride.RoleDriver)+"/"+itoa(d.ID)+"/erase", url.Values{}, true)
+	if resp.StatusCode != 200 || doc.Find(sel("driver-phone")).Text() != "erased" || strings.Contains(doc.Text(), d.Phone) {
+		t.Errorf("console erase: %d %q", resp.StatusCode, doc.Text())
 	}
 }

@@ -20,6 +20,7 @@ func (s *Server) registerPeopleRoutes() {
 		s.app.Get(path+"/:id/edit", s.handlePersonEdit(role))
 		s.app.Post(path+"/:id", s.handlePersonSave(role))
 		s.app.Post(path+"/:id/delete", s.handlePersonDelete(role))
+		s.app.Post(path+"/:id/erase", s.handlePersonErase(role))
 	}
 }
 
@@ -172,5 +173,32 @@ func (s *Server) handlePersonDelete(role ride.Role) fiber.Handler {
 		}
 		// An empty answer swaps the row away.
 		return c.Status(http.StatusOK).SendString("")
+	}
+}
+
+// handlePersonErase erases a person and shows them erased, or shows in
+// their row why not.
+func (s *Server) handlePersonErase(role ride.Role) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := pathID(c, ride.ErrPersonNotFound)
+		if err != nil {
+			return err
+		}
+		ctx := c.UserContext()
+		err = s.Rides.ErasePerson(ctx, role, id)
+		if ride.ErrorCode(err) == ride.CodePersonInSession {
+			p, perr := s.Rides.Person(ctx, role, id)
+			if perr != nil {
+				return perr
+			}
+			return s.showPersonRow(c, http.StatusConflict, components.PersonRowProps{Person: p, Refusal: ride.AsError(err).Message})
+		} else if err != nil {
+			return err
+		}
+		p, err := s.Rides.Person(ctx, role, id)
+		if err != nil {
+			return err
+		}
+		return s.showPersonRow(c, http.StatusOK, components.PersonRowProps{Person: p})
 	}
 }
