@@ -56,7 +56,7 @@ func serveLive(t *testing.T, sender ride.Sender, rides *ride.Service, srv *Serve
 	if err := workers.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	callLog := ride.NewCallLog(pool, logger)
+	callLog := ride.NewCallLog(rides)
 	rides.CallLog = callLog
 	if srv.Admin == nil {
 		srv.Admin = &admin.Service{}

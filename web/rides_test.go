@@ -146,10 +146,10 @@ func TestRideDetail_EndExtendAndTimeline(t *testing.T) {
 	// 40 h on (past the first 24 h of grace), the customer's call still
 	// reaches the driver through the ride's number.
 	b.Clock.Advance(40 * time.Hour)
-	to, err := b.Rides.RouteCall(t.Context(), ride.InboundCall{CallID: "call-40h", Source: digits(f.customer.Phone),
+	answer, err := b.Rides.RouteCall(t.Context(), ride.InboundCall{CallID: "call-40h", Source: digits(f.customer.Phone),
 		Destination: digits(f.ride.ProxyNumber), Caller: f.customer.Phone, Proxy: f.ride.ProxyNumber})
-	if err != nil || to != f.driver.Phone {
-		t.Errorf("after extending, the number should still route 40 h on: transfer to %q, %v", to, err)
+	if err != nil || answer.TransferTo != f.driver.Phone {
+		t.Errorf("after extending, the number should still route 40 h on: transfer to %q, %v", answer.TransferTo, err)
 	}
 }
 

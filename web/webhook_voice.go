@@ -9,11 +9,14 @@ import (
 // handleWebhookVoice answers MessageBird's fetch-call-flow request: transfer
 // a ride party's call to the other party, or explain why not.
 func (s *Server) handleWebhookVoice(c *fiber.Ctx) error {
-	to, err := s.Rides.RouteCall(c.UserContext(), s.inbound.Call(func(name string) string { return c.Query(name) }))
+	answer, err := s.Rides.RouteCall(c.UserContext(), s.inbound.Call(func(name string) string { return c.Query(name) }))
 	if err != nil {
 		return err
 	}
-	c.Locals(localOutcome, callOutcome(to))
+	c.Locals(localOutcome, callOutcome(answer.TransferTo))
 	c.Set(fiber.HeaderContentType, "application/xml")
-	return c.Send(messagebird.CallFlow(to))
+	if answer.TransferTo == "" && answer.Say != "" {
+		return c.Send(messagebird.SayFlow(answer.Say))
+	}
+	return c.Send(messagebird.CallFlow(answer.TransferTo))
 }

@@ -243,7 +243,7 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	if err := riverUI.Start(ctx); err != nil {
 		return fmt.Errorf("start river UI: %w", err)
 	}
-	rides.CallLog = ride.NewCallLog(pool, logger)
+	rides.CallLog = ride.NewCallLog(rides)
 	defer rides.CallLog.Close()
 
 	// Requests run on their own context, so a signal lets them finish;

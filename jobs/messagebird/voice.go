@@ -30,13 +30,22 @@ type sayXML struct {
 // apologise. Built with encoding/xml, so nothing in it can break out of
 // its attribute.
 func CallFlow(transferTo string) []byte {
-	var answer any = sayXML{Language: "en-GB", Voice: "female", Text: notIdentified}
-	if transferTo != "" {
-		answer = transferXML{Destination: phone.Digits(transferTo), Mask: true}
+	if transferTo == "" {
+		return SayFlow(notIdentified)
 	}
-	body, err := xml.Marshal(answer)
+	body, err := xml.Marshal(transferXML{Destination: phone.Digits(transferTo), Mask: true})
 	if err != nil {
-		panic(err) // both types always marshal
+		panic(err) // a struct of strings always marshals
+	}
+	return append([]byte(xml.Header), body...)
+}
+
+// SayFlow is the answer that reads text to the caller: a past party hears
+// that their ride is over. encoding/xml escapes it.
+func SayFlow(text string) []byte {
+	body, err := xml.Marshal(sayXML{Language: "en-GB", Voice: "female", Text: text})
+	if err != nil {
+		panic(err) // a struct of strings always marshals
 	}
 	return append([]byte(xml.Header), body...)
 }

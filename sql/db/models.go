@@ -58,6 +58,11 @@ type Driver struct {
 	CreatedAt time.Time
 }
 
+type EventMark struct {
+	Name   string
+	LastAt time.Time
+}
+
 type Message struct {
 	ID         int64
 	RideID     *int64
@@ -75,6 +80,12 @@ type Message struct {
 	ReportedAt *time.Time
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+type OutOfSessionReply struct {
+	Phone         string
+	ProxyNumberID int64
+	LastAt        time.Time
 }
 
 type ProxyNumber struct {

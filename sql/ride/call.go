@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"birdcar/sql/db"
 )
@@ -42,11 +42,20 @@ type InboundCall struct {
 	Caller, Proxy string
 }
 
+// CallAnswer is how a call is answered: put through to TransferTo, or
+// told Say (out of session), or, with both empty, an apology.
+type CallAnswer struct {
+	TransferTo string // the other party's phone (E.164)
+	Say        string
+}
+
 // RouteCall answers a call: the party of a ride whose route connects the
-// caller through the number gets the other party's phone (E.164), anyone
-// else "". The call is recorded either way, off the caller's path when a
-// CallLog is set.
-func (s *Service) RouteCall(ctx context.Context, in InboundCall) (transferTo string, err error) {
+// caller through the number is put through to the other party; a past
+// party (within OutOfSessionWindow) is told the ride is over; anyone else
+// hears an apology. The call and its event are recorded either way, off
+// the caller's path when a CallLog is set.
+func (s *Service) RouteCall(ctx context.Context, in InboundCall) (CallAnswer, error) {
+	var answer CallAnswer
 	call := db.CallCreateManyParams{CallID: in.CallID, Source: in.Source, Destination: in.Destination,
 		Outcome: string(CallRejected), CreatedAt: s.Now()}
 	if in.Caller != "" && in.Proxy != "" {
@@ -54,17 +63,42 @@ func (s *Service) RouteCall(ctx context.Context, in InboundCall) (transferTo str
 		switch {
 		case err == nil:
 			call.RideID, call.TransferredTo, call.Outcome = &route.RideID, &route.CalleePhone, string(CallTransferred)
-			transferTo = route.CalleePhone
+			answer.TransferTo = route.CalleePhone
 		case !errors.Is(err, pgx.ErrNoRows):
-			return "", fmt.Errorf("find route for call: %w", err)
+			return answer, fmt.Errorf("find route for call: %w", err)
 		}
 	}
-	if s.CallLog != nil {
-		s.CallLog.Record(ctx, call)
+	rec := callRecord{call: call}
+	var err error
+	if answer.TransferTo != "" {
+		rec.event, err = s.event(EventCallTransferred, map[string]any{"call_id": in.CallID, "ride_id": call.RideID, "proxy_number": in.Proxy})
 	} else {
-		writeCalls(s.queries(), s.logger(), []db.CallCreateManyParams{call})
+		past, perr := s.pastParty(ctx, s.queries(), in.Caller, in.Proxy, call.CreatedAt)
+		if perr != nil {
+			return answer, perr
+		}
+		if past != nil {
+			answer.Say = s.OutOfSessionReply
+		}
+		ev := unmatchedEvent{CallID: in.CallID, ProxyNumber: in.Proxy}
+		ev.pastParty(past)
+		rec.event, err = s.event(EventCallUnmatched, ev)
 	}
-	return transferTo, nil
+	if err != nil {
+		return answer, err
+	}
+	if s.CallLog != nil {
+		s.CallLog.Record(ctx, rec)
+	} else {
+		s.writeCalls([]callRecord{rec})
+	}
+	return answer, nil
+}
+
+// callRecord is a call to write and the event it raises, if any.
+type callRecord struct {
+	call  db.CallCreateManyParams
+	event *EventArgs
 }
 
 func toCall(k db.Call) Call {
@@ -72,35 +106,34 @@ func toCall(k db.Call) Call {
 		TransferredTo: k.TransferredTo, Outcome: CallOutcome(k.Outcome), CreatedAt: k.CreatedAt}
 }
 
-// CallLog writes answered calls in batches with COPY, off the voice
-// webhook's path, so recording a call costs the caller no database round
-// trip.
+// CallLog writes answered calls and their events in batches, off the
+// voice webhook's path, so recording a call costs the caller no database
+// round trip.
 type CallLog struct {
-	q      *db.Queries
-	logger *slog.Logger
-	ch     chan db.CallCreateManyParams
-	done   chan struct{}
-	once   sync.Once
+	rides *Service
+	ch    chan callRecord
+	done  chan struct{}
+	once  sync.Once
 }
 
 // callLogBatch is the most calls one COPY writes.
 const callLogBatch = 1000
 
-// NewCallLog starts a writer on conn (a pool: it writes from its own
-// goroutine).
-func NewCallLog(conn db.DBTX, logger *slog.Logger) *CallLog {
-	l := &CallLog{q: db.New(conn), logger: logger, ch: make(chan db.CallCreateManyParams, 10_000), done: make(chan struct{})}
+// NewCallLog starts a writer for rides, whose DB must be a pool: it writes
+// from its own goroutine.
+func NewCallLog(rides *Service) *CallLog {
+	l := &CallLog{rides: rides, ch: make(chan callRecord, 10_000), done: make(chan struct{})}
 	go l.run()
 	return l
 }
 
 // Record queues a call. When the queue is full it waits, slowing the
 // webhook rather than losing the record.
-func (l *CallLog) Record(ctx context.Context, c db.CallCreateManyParams) {
+func (l *CallLog) Record(ctx context.Context, c callRecord) {
 	select {
 	case l.ch <- c:
 	case <-ctx.Done():
-		l.logger.Warn("call not recorded: request ended", "call_id", c.CallID)
+		l.rides.logger().Warn("call not recorded: request ended", "call_id", c.call.CallID)
 	}
 }
 
@@ -113,7 +146,7 @@ func (l *CallLog) Close() {
 
 func (l *CallLog) run() {
 	defer close(l.done)
-	batch := make([]db.CallCreateManyParams, 0, callLogBatch)
+	batch := make([]callRecord, 0, callLogBatch)
 	for c := range l.ch {
 		batch = append(batch[:0], c)
 		// Take whatever else is already waiting, up to a batch.
@@ -129,16 +162,31 @@ func (l *CallLog) run() {
 				break fill
 			}
 		}
-		writeCalls(l.q, l.logger, batch)
+		l.rides.writeCalls(batch)
 	}
 }
 
-// writeCalls stores calls; a failure is logged, since the caller was
-// answered.
-func writeCalls(q *db.Queries, logger *slog.Logger, calls []db.CallCreateManyParams) {
+// writeCalls stores calls and enqueues their events in one transaction;
+// a failure is logged, since the callers were answered.
+func (s *Service) writeCalls(recs []callRecord) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := q.CallCreateMany(ctx, calls); err != nil {
-		logger.Error("record calls", "calls", len(calls), "err", err)
+	calls := make([]db.CallCreateManyParams, len(recs))
+	var events []river.InsertManyParams
+	for i, r := range recs {
+		calls[i] = r.call
+		if r.event != nil {
+			events = append(events, river.InsertManyParams{Args: *r.event})
+		}
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		if _, err := q.CallCreateMany(ctx, calls); err != nil || len(events) == 0 {
+			return err
+		}
+		_, err := s.Jobs.InsertManyTx(ctx, tx, events)
+		return err
+	})
+	if err != nil {
+		s.logger().Error("record calls", "calls", len(calls), "err", err)
 	}
 }

@@ -1,8 +1,6 @@
 package ride_test
 
 import (
-	"io"
-	"log/slog"
 	"testing"
 
 	"birdcar/sql/dbtest"
@@ -24,7 +22,7 @@ func TestRouteCall(t *testing.T) {
 		{"another number does not route", ride.InboundCall{CallID: "5", Source: "31611111111", Destination: "447700900999", Caller: f.customer.Phone, Proxy: "+447700900999"}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got, err := f.Rides.RouteCall(t.Context(), tt.in); err != nil || got != tt.want {
+			if got, err := f.Rides.RouteCall(t.Context(), tt.in); err != nil || got.TransferTo != tt.want {
 				t.Errorf("RouteCall = %q, %v; want %q", got, err, tt.want)
 			}
 		})
@@ -48,7 +46,7 @@ func TestCallLog_WritesEveryCallByClose(t *testing.T) {
 	t.Parallel()
 	pool, _ := dbtest.FreshDB(t)
 	f := activeRide(t, pool)
-	f.Rides.CallLog = ride.NewCallLog(pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.Rides.CallLog = ride.NewCallLog(f.Rides)
 	done := make(chan struct{})
 	for range 4 {
 		go func() {

@@ -29,11 +29,11 @@ func (b *testBundle) mustRide(t testing.TB, c, d ride.Person) ride.Ride {
 // put through to, or "".
 func (b *testBundle) call(t testing.TB, caller, proxy string) string {
 	t.Helper()
-	to, err := b.Rides.RouteCall(t.Context(), ride.InboundCall{CallID: "c", Source: caller[1:], Destination: proxy[1:], Caller: caller, Proxy: proxy})
+	answer, err := b.Rides.RouteCall(t.Context(), ride.InboundCall{CallID: "c", Source: caller[1:], Destination: proxy[1:], Caller: caller, Proxy: proxy})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return to
+	return answer.TransferTo
 }
 
 // wantCode fails the test unless err is a domain Error with code (and,

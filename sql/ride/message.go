@@ -26,9 +26,10 @@ type MessageKind string
 
 // The kinds of message.
 const (
-	KindNotification MessageKind = "notification" // tells a party about a new ride
-	KindForward      MessageKind = "forward"      // relays a party's text to the other
-	KindInbound      MessageKind = "inbound"      // a text to a pool number
+	KindNotification MessageKind = "notification"   // tells a party about a new ride
+	KindForward      MessageKind = "forward"        // relays a party's text to the other
+	KindInbound      MessageKind = "inbound"        // a text to a pool number
+	KindOutOfSession MessageKind = "out_of_session" // tells a past party their ride is over
 )
 
 // MessageStatus is where a message is: an inbound one was received
@@ -135,8 +136,11 @@ func (s *Service) ReceiveSMS(ctx context.Context, in InboundSMS) (SMSOutcome, er
 			outcome = SMSDuplicate
 			return nil // delivered before: already forwarded
 		}
-		if err != nil || !matched {
+		if err != nil {
 			return err
+		}
+		if !matched {
+			return s.outOfSession(ctx, tx, in, inboundID, now)
 		}
 		return s.queueMessages(ctx, tx, db.MessageCreateOutboundParams{
 			RideID: &route.RideID, Kind: string(KindForward), Originator: in.Recipient,
@@ -147,6 +151,54 @@ func (s *Service) ReceiveSMS(ctx context.Context, in InboundSMS) (SMSOutcome, er
 		return "", fmt.Errorf("record inbound SMS: %w", err)
 	}
 	return outcome, nil
+}
+
+// outOfSession handles a text no route took: a past party of a ride on
+// the number (within OutOfSessionWindow) is told, once a day per number,
+// that the ride is over; a stranger is never texted (SMS pumping would
+// bill us for every reply). Either way the platform hears of it.
+func (s *Service) outOfSession(ctx context.Context, tx pgx.Tx, in InboundSMS, inboundID int64, now time.Time) error {
+	q := db.New(tx)
+	past, err := s.pastParty(ctx, q, in.Originator, in.Recipient, now)
+	if err != nil {
+		return err
+	}
+	ev := unmatchedEvent{MessageID: inboundID, ProxyNumber: in.Recipient}
+	ev.pastParty(past)
+	if past != nil && s.OutOfSessionReply != "" {
+		due, err := q.OutOfSessionReplyDue(ctx, db.OutOfSessionReplyDueParams{Phone: in.Originator, ProxyNumberID: past.ProxyNumberID,
+			Now: now, Since: now.Add(-outOfSessionReplyEvery)})
+		if err := ignoreNoRows(err); err != nil {
+			return fmt.Errorf("out-of-session reply: %w", err)
+		}
+		if due {
+			err := s.queueMessages(ctx, tx, db.MessageCreateOutboundParams{RideID: &past.RideID, Kind: string(KindOutOfSession),
+				Originator: in.Recipient, Recipient: in.Originator, Body: s.OutOfSessionReply})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return s.emit(ctx, tx, EventMessageUnmatched, ev)
+}
+
+// outOfSessionReplyEvery is how often one person hears the out-of-session
+// reply from one number.
+const outOfSessionReplyEvery = 24 * time.Hour
+
+// pastParty finds the ride whose route connected phone through proxy and
+// stopped within OutOfSessionWindow: nil when there is none.
+func (s *Service) pastParty(ctx context.Context, q *db.Queries, phone, proxy string, now time.Time) (*db.RoutePastPartyRow, error) {
+	if s.OutOfSessionWindow <= 0 || phone == "" || proxy == "" {
+		return nil, nil
+	}
+	p, err := q.RoutePastParty(ctx, db.RoutePastPartyParams{ProxyNumber: proxy, CallerPhone: phone, Now: now, Since: now.Add(-s.OutOfSessionWindow)})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("find past ride: %w", err)
+	}
+	return &p, nil
 }
 
 // ReportStatus is a delivery report's verdict on an outbound message.

@@ -60,6 +60,9 @@ func (s *Service) ErasePerson(ctx context.Context, role Role, id int64) error {
 		if err := q.UnmatchedRedact(ctx, db.UnmatchedRedactParams{Phones: phones, Before: time.Time{}}); err != nil {
 			return fmt.Errorf("redact unmatched: %w", err)
 		}
+		if err := q.OutOfSessionForget(ctx, db.OutOfSessionForgetParams{Before: time.Time{}, Phones: phones}); err != nil {
+			return fmt.Errorf("forget out-of-session replies: %w", err)
+		}
 		if err := q.IdempotencyForget(ctx, append(phones, p.Name)); err != nil {
 			return fmt.Errorf("forget stored answers: %w", err)
 		}
@@ -75,8 +78,10 @@ func (s *Service) ErasePerson(ctx context.Context, role Role, id int64) error {
 // phone in their texts, calls and routes, and so do the texts and calls
 // no ride took. It returns how many rides it redacted.
 func (s *Service) RedactExpired(ctx context.Context) (int, error) {
-	if s.Retention <= 0 {
-		return 0, nil
+	// Who was told their ride is over is needed for a day only.
+	err := s.queries().OutOfSessionForget(ctx, db.OutOfSessionForgetParams{Before: s.Now().Add(-outOfSessionReplyEvery), Phones: []string{}})
+	if err != nil || s.Retention <= 0 {
+		return 0, err
 	}
 	cutoff, q, total := s.Now().Add(-s.Retention), s.queries(), 0
 	for {

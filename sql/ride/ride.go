@@ -96,6 +96,10 @@ func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, 
 	} else if err != nil {
 		return Ride{}, err
 	}
+	if customer.Erased() || driver.Erased() {
+		field := map[bool]string{true: "customer_id", false: "driver_id"}[customer.Erased()]
+		return Ride{}, InvalidField(field, "This person was erased: BirdCar no longer has their phone number.")
+	}
 	if customer.Phone == driver.Phone {
 		return Ride{}, InvalidField("driver_id", "The customer and the driver have the same phone number; a masked number cannot connect a phone to itself.")
 	}
@@ -116,6 +120,12 @@ func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, 
 		db.MessageCreateOutboundParams{RideID: &r.ID, Kind: string(KindNotification), Originator: r.ProxyNumber, Recipient: driver.Phone,
 			Body: fmt.Sprintf("You will pick up %s at %s from %s. Reply to this message or call this number to contact the customer.", customer.Name, pickup, in.Start)},
 	)
+	if err == nil {
+		err = s.emit(ctx, tx, EventRideCreated, rideEventOf(r))
+	}
+	if err == nil {
+		err = s.emitPoolLow(ctx, tx, now)
+	}
 	return r, err
 }
 
@@ -202,12 +212,19 @@ func (s *Service) EndRide(ctx context.Context, id int64, status RideStatus) (Rid
 		return Ride{}, InvalidField("status", `Status must be "completed" or "cancelled".`)
 	}
 	now := s.Now()
-	q := s.queries()
-	_, err := q.RideEnd(ctx, db.RideEndParams{ID: id, Status: string(status), Now: now, ExpiresAt: now.Add(s.GracePeriod)})
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return Ride{}, fmt.Errorf("end ride: %w", err)
-	}
-	return s.ride(ctx, q, id)
+	var r Ride
+	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		_, err := q.RideEnd(ctx, db.RideEndParams{ID: id, Status: string(status), Now: now, ExpiresAt: now.Add(s.GracePeriod)})
+		ended := err == nil
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("end ride: %w", err)
+		}
+		if r, err = s.ride(ctx, q, id); err != nil || !ended {
+			return err
+		}
+		return s.emit(ctx, tx, EventRideEnded, rideEventOf(r))
+	})
+	return r, err
 }
 
 // maxExtendHours is the longest one extension of a grace period.
@@ -359,14 +376,26 @@ func (s *Service) CountActiveRides(ctx context.Context) (int64, error) {
 // Routing never waits for it: validity is decided by time in the routing
 // queries. It returns how many rides it ended.
 func (s *Service) EndStaleRides(ctx context.Context) (int, error) {
-	q := s.queries()
 	total := 0
 	for {
 		now := s.Now()
-		ended, err := q.RideEndStale(ctx, db.RideEndStaleParams{
-			Now:          now,
-			ExpiresAt:    now.Add(s.GracePeriod),
-			PickupBefore: now.Add(-s.AutoEndAfter),
+		var ended []int64
+		err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) (err error) {
+			ended, err = q.RideEndStale(ctx, db.RideEndStaleParams{
+				Now:          now,
+				ExpiresAt:    now.Add(s.GracePeriod),
+				PickupBefore: now.Add(-s.AutoEndAfter),
+			})
+			for _, id := range ended {
+				if !s.Events || err != nil {
+					break
+				}
+				var r Ride
+				if r, err = s.ride(ctx, q, id); err == nil {
+					err = s.emit(ctx, tx, EventRideEnded, rideEventOf(r))
+				}
+			}
+			return err
 		})
 		if err != nil {
 			return total, fmt.Errorf("end stale rides: %w", err)

@@ -116,7 +116,7 @@ func (s *Service) Deliver(ctx context.Context, sender Sender, id int64, attempt,
 	})
 	if err == nil {
 		// Stored before anything else, so a retry after this sees it and skips.
-		if err := markSent(ctx, q, msg.ID, res.ProviderID); err != nil {
+		if err := s.markSent(ctx, msg, res.ProviderID); err != nil {
 			return DeliverySent, fmt.Errorf("record acceptance of message %d: %w", msg.ID, err)
 		}
 		return DeliverySent, nil
@@ -135,7 +135,7 @@ func (s *Service) Deliver(ctx context.Context, sender Sender, id int64, attempt,
 	}
 	var dbErr error
 	if outcome == DeliveryFailed {
-		dbErr = q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: msg.ID, LastError: &reason})
+		dbErr = s.markFailed(ctx, msg, reason, FailureOf(err))
 	} else {
 		dbErr = q.MessageMarkRetrying(ctx, db.MessageMarkRetryingParams{ID: msg.ID, LastError: &reason})
 	}
@@ -145,13 +145,21 @@ func (s *Service) Deliver(ctx context.Context, sender Sender, id int64, attempt,
 	return outcome, err
 }
 
-// markSent records MessageBird's id for a message it has accepted. Until
-// that is stored a retry would send the message again, so a database that
-// is briefly away (a restart, a fail-over) is waited for, up to the
-// caller's deadline.
-func markSent(ctx context.Context, q *db.Queries, id int64, providerID string) error {
+// markSent records MessageBird's id for a message it has accepted, and
+// for a forward the message.forwarded event. Until that is stored a retry
+// would send the message again, so a database that is briefly away (a
+// restart, a fail-over) is waited for, up to the caller's deadline.
+func (s *Service) markSent(ctx context.Context, msg db.Message, providerID string) error {
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		err := q.MessageMarkSent(ctx, db.MessageMarkSentParams{ID: id, ProviderID: &providerID})
+		err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+			if err := q.MessageMarkSent(ctx, db.MessageMarkSentParams{ID: msg.ID, ProviderID: &providerID}); err != nil {
+				return err
+			}
+			if MessageKind(msg.Kind) != KindForward {
+				return nil
+			}
+			return s.emit(ctx, tx, EventMessageForwarded, messageEvent{MessageID: msg.ID, RideID: msg.RideID, Kind: msg.Kind})
+		})
 		if err == nil {
 			return nil
 		}
@@ -161,6 +169,17 @@ func markSent(ctx context.Context, q *db.Queries, id int64, providerID string) e
 		case <-time.After(wait):
 		}
 	}
+}
+
+// markFailed gives up on a message: reason for operators, failure (a
+// category, never a phone number) for the message.failed event.
+func (s *Service) markFailed(ctx context.Context, msg db.Message, reason string, failure SendFailure) error {
+	return s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		if err := q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: msg.ID, LastError: &reason}); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, EventMessageFailed, messageEvent{MessageID: msg.ID, RideID: msg.RideID, Kind: msg.Kind, Reason: string(failure)})
+	})
 }
 
 // Send is an outbound message that needs an operator's eye, with River's
@@ -274,7 +293,10 @@ func (s *Service) CancelSend(ctx context.Context, id int64) error {
 		if m.LastError != nil {
 			reason += " (last error: " + *m.LastError + ")"
 		}
-		return q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: m.ID, LastError: &reason})
+		if err := q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: m.ID, LastError: &reason}); err != nil || m.ProviderID != nil {
+			return err // a message MessageBird took stays as it is
+		}
+		return s.emit(ctx, tx, EventMessageFailed, messageEvent{MessageID: m.ID, RideID: m.RideID, Kind: m.Kind, Reason: "cancelled"})
 	})
 }
 

@@ -53,6 +53,14 @@ type Service struct {
 	GracePeriod time.Duration
 	// AutoEndAfter completes an active ride this long past its pickup.
 	AutoEndAfter time.Duration
+	// Events enqueues an event job with each change the platform hears of
+	// (see EventArgs); off, none are written.
+	Events bool
+	// OutOfSessionWindow is how long after a ride's number stopped
+	// connecting them its parties are told so when they text or call it;
+	// OutOfSessionReply is what they are told (empty: nothing is sent).
+	OutOfSessionWindow time.Duration
+	OutOfSessionReply  string
 	// Retention is how long after a ride stops routing its texts and calls
 	// keep their bodies and phone numbers; 0 keeps them for ever.
 	Retention time.Duration

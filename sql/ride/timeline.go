@@ -12,7 +12,8 @@ import (
 )
 
 // strayWindow is how long after a ride's number stopped connecting its
-// parties their unrouted attempts still show in its timeline.
+// parties their unrouted attempts still show in its timeline, at least:
+// OutOfSessionWindow, when longer, is used instead.
 const strayWindow = 24 * time.Hour
 
 // Event is one thing that happened on a ride: a message or a call (one of
@@ -49,9 +50,9 @@ func (s *Service) Timeline(ctx context.Context, r Ride) ([]Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list calls: %w", err)
 	}
-	until := s.Now()
-	if r.ExpiresAt != nil && r.ExpiresAt.Add(strayWindow).Before(until) {
-		until = r.ExpiresAt.Add(strayWindow)
+	until, window := s.Now(), max(strayWindow, s.OutOfSessionWindow)
+	if r.ExpiresAt != nil && r.ExpiresAt.Add(window).Before(until) {
+		until = r.ExpiresAt.Add(window)
 	}
 	strayTexts, err := q.MessageListUnmatchedFrom(ctx, db.MessageListUnmatchedFromParams{
 		PhoneA: r.CustomerPhone, PhoneB: r.DriverPhone, ProxyNumber: r.ProxyNumber, Since: r.CreatedAt, Until: until})
