@@ -1,5 +1,6 @@
 // Package jobs runs BirdCar's background work on River: sending SMS with
-// retries and tidying ride status, each a call to the domain.
+// retries, delivering events to the platform, and tidying, each a call to
+// the domain (or, for events, one signed POST).
 package jobs
 
 import (
@@ -28,6 +29,8 @@ type Config struct {
 	RetryPolicy river.ClientRetryPolicy
 	// Metrics records sends and job latency; nil records nothing.
 	Metrics *Metrics
+	// EventsURL and EventsSecret: where events go and what signs them.
+	EventsURL, EventsSecret string
 }
 
 // NewClient builds the River client that runs BirdCar's workers. The same
@@ -40,10 +43,14 @@ func NewClient(cfg Config) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &SendWorker{Rides: cfg.Rides, Sender: cfg.Sender, Metrics: cfg.Metrics})
 	river.AddWorker(workers, &TidyWorker{Rides: cfg.Rides})
+	river.AddWorker(workers, NewEventWorker(cfg.EventsURL, cfg.EventsSecret))
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
 		Logger:      cfg.Logger,
 		MaxAttempts: cfg.MaxAttempts,
-		Queues:      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cfg.Workers},
+			ride.EventQueue:    {MaxWorkers: 10},
+		},
 		Workers:     workers,
 		RetryPolicy: cmp.Or(cfg.RetryPolicy, river.ClientRetryPolicy(retryPolicy{})),
 		Hooks:       cfg.Metrics.hooks(),

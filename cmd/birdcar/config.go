@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"birdcar/web"
 )
@@ -32,6 +33,10 @@ type config struct {
 	GracePeriod        time.Duration
 	AutoEndAfter       time.Duration
 	Retention          time.Duration // 0 keeps texts and calls for ever
+	EventsURL          string        // "" sends no events
+	EventsSecret       string
+	OutOfSessionWindow time.Duration
+	OutOfSessionReply  string
 	SendMaxAttempts    int
 	PoolLowWatermark   int
 	LogFormat          string // json, text, or "" (text in a terminal, else JSON)
@@ -45,6 +50,9 @@ type config struct {
 	// UnsignedWebhooks: live, with no signing key, by ALLOW_UNSIGNED_WEBHOOKS.
 	UnsignedWebhooks bool
 }
+
+// defaultOutOfSessionReply is what a past party hears after their ride.
+const defaultOutOfSessionReply = "This BirdCar ride has ended, so this number no longer reaches your driver. Please use the app to contact support."
 
 // configError names the variable that stopped start-up.
 type configError struct {
@@ -152,6 +160,22 @@ func loadConfig(environ []string, dotenvPath string) (config, error) {
 	}
 	if cfg.Retention, err = durationVar("RETENTION_PERIOD", get("RETENTION_PERIOD", "90d")); err != nil {
 		return config{}, err
+	}
+	if cfg.OutOfSessionWindow, err = durationVar("OUT_OF_SESSION_WINDOW", get("OUT_OF_SESSION_WINDOW", "7d")); err != nil {
+		return config{}, err
+	}
+	cfg.OutOfSessionReply = get("OUT_OF_SESSION_REPLY", defaultOutOfSessionReply)
+	if n := utf8.RuneCountInString(cfg.OutOfSessionReply); n > 300 || strings.ContainsAny(cfg.OutOfSessionReply, "\r\n") {
+		return config{}, &configError{Name: "OUT_OF_SESSION_REPLY", Value: cfg.OutOfSessionReply, Want: "one line of at most 300 characters (empty: no reply)"}
+	}
+	if v := get("EVENTS_URL", ""); v != "" {
+		if cfg.EventsURL, err = urlVar("EVENTS_URL", v); err != nil {
+			return config{}, err
+		}
+		// Stripe's secrets are 32+ characters too: a short one can be guessed offline from one signed event.
+		if cfg.EventsSecret = get("EVENTS_SECRET", ""); utf8.RuneCountInString(cfg.EventsSecret) < 32 {
+			return config{}, &configError{Name: "EVENTS_SECRET", Value: "…", Want: "a secret of at least 32 characters, which signs the events sent to EVENTS_URL"}
+		}
 	}
 	allowUnsigned, err := strconv.ParseBool(get("ALLOW_UNSIGNED_WEBHOOKS", "0"))
 	if err != nil {

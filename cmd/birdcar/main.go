@@ -172,9 +172,11 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	rides := &ride.Service{
 		DB: pool, Logger: logger, DefaultCountry: cfg.DefaultCountry, GracePeriod: cfg.GracePeriod,
 		AutoEndAfter: cfg.AutoEndAfter, PoolLowWatermark: cfg.PoolLowWatermark, Retention: cfg.Retention,
+		Events: cfg.EventsURL != "", OutOfSessionWindow: cfg.OutOfSessionWindow, OutOfSessionReply: cfg.OutOfSessionReply,
 	}
 	jobsCfg := jobs.Config{
 		Pool: pool, Rides: rides, Logger: logger, MaxAttempts: cfg.SendMaxAttempts, Workers: cfg.RiverWorkers,
+		EventsURL: cfg.EventsURL, EventsSecret: cfg.EventsSecret,
 	}
 	reg := obs.NewRegistry()
 	jobsCfg.Metrics = jobs.NewMetrics(reg)

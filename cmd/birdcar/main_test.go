@@ -73,6 +73,7 @@ func TestLoadConfig_Malformed(t *testing.T) {
 		"METRICS_ADDR=9090", "RIVER_WORKERS=0", "WEBHOOK_CONCURRENCY=-1", "METRICS_TOKEN=short",
 		"TRUSTED_PROXIES=10.0.0.1,proxy.example.com", "TRUSTED_PROXIES=10.0.0.0/33", "TRUSTED_PROXIES=10.0.0.1;10.0.0.2",
 		"MAX_CONNS_PER_IP=-1", "MAX_CONNS_PER_IP=many", "ALLOW_UNSIGNED_WEBHOOKS=maybe",
+		"EVENTS_URL=ftp://platform.example", "RETENTION_PERIOD=forever", "OUT_OF_SESSION_WINDOW=-1d",
 	} {
 		_, err := loadConfig([]string{kv}, filepath.Join(t.TempDir(), "none"))
 		name, _, _ := strings.Cut(kv, "=")
@@ -80,6 +81,16 @@ func TestLoadConfig_Malformed(t *testing.T) {
 		if !errors.As(err, &ce) || ce.Name != name || !strings.HasPrefix(err.Error(), name+"=") {
 			t.Errorf("%s: error %v, want one naming %s", kv, err, name)
 		}
+	}
+	for _, secret := range []string{"", strings.Repeat("s", 31)} {
+		_, err := loadConfig([]string{"EVENTS_URL=https://platform.example/birdcar", "EVENTS_SECRET=" + secret}, filepath.Join(t.TempDir(), "none"))
+		if ce, ok := errors.AsType[*configError](err); !ok || ce.Name != "EVENTS_SECRET" || strings.Contains(err.Error(), secret+"\"") && secret != "" {
+			t.Errorf("EVENTS_SECRET of %d characters: %v, want a refusal naming it, not showing it", len(secret), err)
+		}
+	}
+	cfg, err := loadConfig([]string{"EVENTS_URL=https://platform.example/birdcar", "EVENTS_SECRET=" + strings.Repeat("s", 32), "RETENTION_PERIOD=30d"}, filepath.Join(t.TempDir(), "none"))
+	if err != nil || cfg.EventsURL == "" || cfg.Retention != 30*24*time.Hour || cfg.OutOfSessionWindow != 7*24*time.Hour {
+		t.Errorf("events config: %+v, %v", cfg, err)
 	}
 	path := filepath.Join(t.TempDir(), ".env")
 	if err := os.WriteFile(path, []byte("PORT 8080\n"), 0o600); err != nil {
