@@ -59,7 +59,9 @@ func NewEventWorker(url, secret string) *EventWorker {
 }
 
 // Timeout bounds a delivery job a little past the HTTP timeout.
-func (w *EventWorker) Timeout(*river.Job[ride.EventArgs]) time.Duration { return eventTimeout + 5*time.Second }
+func (w *EventWorker) Timeout(*river.Job[ride.EventArgs]) time.Duration {
+	return eventTimeout + 5*time.Second
+}
 
 // NextRetry spaces deliveries 1 s, 2 s, 4 s … up to two hours, ±10 %: a
 // platform that blinked gets the event in seconds, one that is down for

@@ -341,3 +341,36 @@ func TestAPI_Erase(t *testing.T) {
 		t.Errorf("console erase: %d %q", resp.StatusCode, doc.Text())
 	}
 }
+
+// TestConsole_FailedEvents: an event the platform did not take shows on
+// the sends page with its error, and Retry offers it again.
+func TestConsole_FailedEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.Rides.Events = true
+	c, d, _ := b.People(t, 1)
+	b.mustRide(t, c, d)
+	if _, err := b.DB.Exec(t.Context(), `UPDATE river_job SET state = 'discarded', finalized_at = now(), attempt = 25,
+		errors = ARRAY['{"at":"2026-05-01T12:00:00Z","attempt":25,"error":"deliver ride.created: the platform answered 503"}'::jsonb]
+		WHERE kind = 'event' AND args->>'type' = 'ride.created'`); err != nil {
+		t.Fatal(err)
+	}
+	resp, doc := b.console(t, "GET", "/sends", nil, false)
+	row := doc.Find(sel("event-row"))
+	if resp.StatusCode != 200 || row.Length() != 1 || !strings.Contains(row.Text(), "ride.created") || !strings.Contains(row.Text(), "answered 503") {
+		t.Fatalf("sends page: %d, event rows %q", resp.StatusCode, row.Text())
+	}
+	id, _ := row.Find("form").Attr("hx-post")
+	resp, doc = b.console(t, "POST", id, url.Values{}, true)
+	if resp.StatusCode != 200 || doc.Find(sel("event-row")).Length() != 0 || doc.Find(sel("events-message")).Length() != 1 {
+		t.Errorf("retry: %d %q", resp.StatusCode, doc.Text())
+	}
+	var state string
+	b.DB.QueryRow(t.Context(), `SELECT state FROM river_job WHERE kind = 'event' AND args->>'type' = 'ride.created'`).Scan(&state)
+	if state != "available" {
+		t.Errorf("event job is %s after a retry, want available", state)
+	}
+	if resp, _ := b.console(t, "POST", "/events/999999/retry", url.Values{}, true); resp.StatusCode != 404 {
+		t.Errorf("retry an unknown event: %d", resp.StatusCode)
+	}
+}

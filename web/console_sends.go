@@ -14,6 +14,7 @@ func (s *Server) registerSendRoutes() {
 	s.app.Get("/sends", s.handleSends)
 	s.app.Post("/sends/:id/retry", s.handleSendRetry)
 	s.app.Post("/sends/:id/cancel", s.handleSendCancel)
+	s.app.Post("/events/:id/retry", s.handleEventRetry)
 }
 
 func (s *Server) handleSends(c *fiber.Ctx) error {
@@ -21,7 +22,31 @@ func (s *Server) handleSends(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return renderPage(c, http.StatusOK, s.layout(c, "Sends", "sends"), components.Sends(components.SendsProps{Sends: sends}))
+	events, err := s.Rides.TroubledEvents(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return renderPage(c, http.StatusOK, s.layout(c, "Sends", "sends"),
+		components.Sends(components.SendsProps{Sends: sends}, components.EventsProps{Events: events}))
+}
+
+// handleEventRetry offers a failed event to the platform again now.
+func (s *Server) handleEventRetry(c *fiber.Ctx) error {
+	id, err := pathID(c, ride.ErrEventNotFound)
+	if err != nil {
+		return err
+	}
+	if err := s.Rides.RetryEvent(c.UserContext(), id); err != nil {
+		return err
+	}
+	if !isHTMX(c) {
+		return c.Redirect("/sends", http.StatusSeeOther)
+	}
+	events, err := s.Rides.TroubledEvents(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, components.EventsTable(components.EventsProps{Events: events, Message: "The event will be offered again now."}))
 }
 
 // handleSendRetry makes River try a waiting send now, or queues a failed

@@ -41,14 +41,21 @@ func (quickRetry) NextRetry(*rivertype.JobRow) time.Time {
 // needs it (River UI).
 func serveLive(t *testing.T, sender ride.Sender, rides *ride.Service, srv *Server, mount ...func(*river.Client[pgx.Tx], *Server)) string {
 	t.Helper()
+	return serveLiveJobs(t, jobs.Config{Sender: sender}, rides, srv, mount...)
+}
+
+// serveLiveJobs is serveLive with the workers' settings in cfg (the
+// sender, where events go).
+func serveLiveJobs(t *testing.T, cfg jobs.Config, rides *ride.Service, srv *Server, mount ...func(*river.Client[pgx.Tx], *Server)) string {
+	t.Helper()
 	pool, _ := dbtest.FreshDB(t)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rides.DB, rides.Logger = pool, logger
 	if rides.AutoEndAfter == 0 {
 		rides.AutoEndAfter = 12 * time.Hour
 	}
-	workers, err := jobs.NewClient(jobs.Config{Pool: pool, Rides: rides, Sender: sender, Logger: logger,
-		MaxAttempts: 5, RetryPolicy: quickRetry{}})
+	cfg.Pool, cfg.Rides, cfg.Logger, cfg.MaxAttempts, cfg.RetryPolicy = pool, rides, logger, 5, quickRetry{}
+	workers, err := jobs.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,6 +138,7 @@ var (
 	ErrPersonNotFound  = &Error{Code: CodePersonNotFound, Message: "This person no longer exists."}
 	ErrNumberNotFound  = &Error{Code: CodeNumberNotFound, Message: "This number is not in the pool."}
 	ErrMessageNotFound = &Error{Code: CodeMessageNotFound, Message: "There is no such outbound message."}
+	ErrEventNotFound   = &Error{Code: CodeNotFound, Message: "There is no such event."}
 	ErrPoolExhausted   = &Error{Code: CodePoolExhausted,
 		Message: "No proxy number is free for this customer and driver — add numbers to the pool."}
 	// ErrNotUTF8 refuses a body that is not text, which JSON decoding

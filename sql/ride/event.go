@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"birdcar/sql/db"
 )
@@ -173,4 +174,64 @@ func ignoreNoRows(err error) error {
 		return nil
 	}
 	return err
+}
+
+// EventJob is an event the platform has not taken yet, as River holds it.
+type EventJob struct {
+	JobID       int64
+	Event       EventArgs
+	State       string // retryable, discarded (gave up) or cancelled
+	Attempts    int
+	MaxAttempts int
+	LastError   string
+	NextAttempt *time.Time
+}
+
+// troubledEventLimit bounds the list operators see.
+const troubledEventLimit = 100
+
+// TroubledEvents lists the newest events whose delivery failed: waiting
+// for a retry, or given up.
+func (s *Service) TroubledEvents(ctx context.Context) ([]EventJob, error) {
+	var out []EventJob
+	err := s.inTx(ctx, func(tx pgx.Tx, _ *db.Queries) error {
+		res, err := s.Jobs.JobListTx(ctx, tx, river.NewJobListParams().Kinds(EventArgs{}.Kind()).
+			States(rivertype.JobStateRetryable, rivertype.JobStateDiscarded, rivertype.JobStateCancelled).
+			OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(troubledEventLimit))
+		if err != nil {
+			return fmt.Errorf("list event jobs: %w", err)
+		}
+		for _, j := range res.Jobs {
+			ev := EventJob{JobID: j.ID, State: string(j.State), Attempts: j.Attempt, MaxAttempts: j.MaxAttempts}
+			if err := json.Unmarshal(j.EncodedArgs, &ev.Event); err != nil {
+				return fmt.Errorf("decode event job %d: %w", j.ID, err)
+			}
+			if n := len(j.Errors); n > 0 {
+				ev.LastError = j.Errors[n-1].Error
+			}
+			if j.State == rivertype.JobStateRetryable {
+				ev.NextAttempt = &j.ScheduledAt
+			}
+			out = append(out, ev)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RetryEvent offers an event whose delivery failed again, now.
+func (s *Service) RetryEvent(ctx context.Context, jobID int64) error {
+	return s.inTx(ctx, func(tx pgx.Tx, _ *db.Queries) error {
+		res, err := s.Jobs.JobListTx(ctx, tx, river.NewJobListParams().Kinds(EventArgs{}.Kind()).IDs(jobID))
+		if err != nil {
+			return fmt.Errorf("find event job: %w", err)
+		}
+		if len(res.Jobs) == 0 {
+			return ErrEventNotFound
+		}
+		if _, err := s.Jobs.JobRetryTx(ctx, tx, jobID); err != nil {
+			return fmt.Errorf("retry event: %w", err)
+		}
+		return nil
+	})
 }
