@@ -89,12 +89,10 @@ func serveLiveJobs(t *testing.T, cfg jobs.Config, rides *ride.Service, srv *Serv
 	return "http://" + ln.Addr().String()
 }
 
-// TestEndToEnd runs BirdCar as it runs in production — a real listener,
-// River workers, the MessageBird SDK against the fake MessageBird — and
-// plays a ride's conversation through the webhooks as MessageBird sends them.
-func TestEndToEnd(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
+// fakeMessageBird starts the fake MessageBird and the SDK's sender
+// pointed at it, as a live BirdCar sends.
+func fakeMessageBird(t *testing.T) (*fakebird.Server, ride.Sender) {
+	t.Helper()
 	fake, err := fakebird.Start(fakebird.Options{Key: "live_key"})
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +102,16 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fake, sender
+}
+
+// TestEndToEnd runs BirdCar as it runs in production — a real listener,
+// River workers, the MessageBird SDK against the fake MessageBird — and
+// plays a ride's conversation through the webhooks as MessageBird sends them.
+func TestEndToEnd(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	fake, sender := fakeMessageBird(t)
 	rides := &ride.Service{DefaultCountry: "NL", GracePeriod: time.Hour}
 	base := serveLive(t, sender, rides, &Server{APITokens: []string{testToken}})
 

@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"birdcar/jobs"
-	"birdcar/jobs/messagebird"
-	"birdcar/jobs/messagebird/fakebird"
 	"birdcar/sql/ride"
 )
 
@@ -116,15 +114,7 @@ func TestEndToEnd_Events(t *testing.T) {
 	rc := &eventReceiver{t: t, secret: secret, failFirst: 2, attempts: map[string]int{}}
 	receiver := httptest.NewServer(rc)
 	t.Cleanup(receiver.Close)
-	fake, err := fakebird.Start(fakebird.Options{Key: "live_key"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(fake.Close)
-	sender, err := messagebird.NewSender(messagebird.Config{APIKey: "live_key", BaseURL: fake.URL, ReportURL: "http://127.0.0.1/webhook-status"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake, sender := fakeMessageBird(t)
 	var offset atomic.Int64 // the rules' clock, moved past a grace period
 	const reply = "This ride has ended; use the app."
 	rides := &ride.Service{DefaultCountry: "NL", GracePeriod: time.Hour, PoolLowWatermark: 3, Events: true,
