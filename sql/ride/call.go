@@ -179,13 +179,18 @@ func (s *Service) writeCalls(recs []callRecord) {
 			events = append(events, river.InsertManyParams{Args: *r.event})
 		}
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
-		if _, err := q.CallCreateMany(ctx, calls); err != nil || len(events) == 0 {
+	var err error
+	if len(events) == 0 {
+		_, err = s.queries().CallCreateMany(ctx, calls) // one COPY: no transaction to pay for
+	} else {
+		err = s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+			if _, err := q.CallCreateMany(ctx, calls); err != nil {
+				return err
+			}
+			_, err := s.Jobs.InsertManyTx(ctx, tx, events)
 			return err
-		}
-		_, err := s.Jobs.InsertManyTx(ctx, tx, events)
-		return err
-	})
+		})
+	}
 	if err != nil {
 		s.logger().Error("record calls", "calls", len(calls), "err", err)
 	}
