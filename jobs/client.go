@@ -47,10 +47,7 @@ func NewClient(cfg Config) (*river.Client[pgx.Tx], error) {
 	client, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
 		Logger:      cfg.Logger,
 		MaxAttempts: cfg.MaxAttempts,
-		Queues: map[string]river.QueueConfig{
-			river.QueueDefault: {MaxWorkers: cfg.Workers},
-			ride.EventQueue:    {MaxWorkers: 10},
-		},
+		Queues:      queues(cfg),
 		Workers:     workers,
 		RetryPolicy: cmp.Or(cfg.RetryPolicy, river.ClientRetryPolicy(retryPolicy{})),
 		Hooks:       cfg.Metrics.hooks(),
@@ -82,4 +79,15 @@ func NewClient(cfg Config) (*river.Client[pgx.Tx], error) {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	return client, nil
+}
+
+// queues are the River queues this process works: the sends, and the
+// events when it knows where they go. A process without EVENTS_URL leaves
+// them waiting for one that has it, rather than failing them.
+func queues(cfg Config) map[string]river.QueueConfig {
+	q := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+	if cfg.EventsURL != "" {
+		q[ride.EventQueue] = river.QueueConfig{MaxWorkers: 10}
+	}
+	return q
 }

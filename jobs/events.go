@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -48,8 +49,8 @@ type EventWorker struct {
 	Client      *http.Client
 }
 
-// NewEventWorker delivers to url with secret; an empty url cancels the
-// events it is given (EVENTS_URL was unset after they were written).
+// NewEventWorker delivers to url with secret. Only a process with a url
+// works the events queue (see queues).
 func NewEventWorker(url, secret string) *EventWorker {
 	return &EventWorker{URL: url, Secret: secret, Client: &http.Client{
 		Timeout: eventTimeout,
@@ -75,7 +76,7 @@ func (w *EventWorker) NextRetry(job *river.Job[ride.EventArgs]) time.Time {
 // Work delivers one event.
 func (w *EventWorker) Work(ctx context.Context, job *river.Job[ride.EventArgs]) error {
 	if w.URL == "" {
-		return river.JobCancel(errors.New("EVENTS_URL is not set"))
+		return errors.New("EVENTS_URL is not set in this process")
 	}
 	body, err := json.Marshal(job.Args)
 	if err != nil {
@@ -89,6 +90,9 @@ func (w *EventWorker) Work(ctx context.Context, job *river.Job[ride.EventArgs]) 
 	req.Header.Set("User-Agent", "BirdCar-Events/1")
 	req.Header.Set(EventSignatureHeader, SignEvent(w.Secret, time.Now(), body))
 	resp, err := w.Client.Do(req)
+	if urlErr, ok := errors.AsType[*url.Error](err); ok {
+		err = urlErr.Err // without the URL, which may hold a token: errors are logged and shown
+	}
 	if err != nil {
 		return fmt.Errorf("deliver %s: %w", job.Args.Type, err)
 	}

@@ -46,6 +46,42 @@ func (q *Queries) PersonErase(ctx context.Context, arg PersonEraseParams) (int64
 	return count, err
 }
 
+const personLock = `-- name: PersonLock :one
+WITH c AS (
+    SELECT id, name, phone FROM customers WHERE $1::text = 'customer' AND customers.id = $2 AND $3::text = 'share' FOR SHARE
+), cu AS (
+    SELECT id, name, phone FROM customers WHERE $1::text = 'customer' AND customers.id = $2 AND $3::text = 'update' FOR UPDATE
+), d AS (
+    SELECT id, name, phone FROM drivers WHERE $1::text = 'driver' AND drivers.id = $2 AND $3::text = 'share' FOR SHARE
+), du AS (
+    SELECT id, name, phone FROM drivers WHERE $1::text = 'driver' AND drivers.id = $2 AND $3::text = 'update' FOR UPDATE
+)
+SELECT id, name, phone FROM c UNION ALL SELECT id, name, phone FROM cu
+UNION ALL SELECT id, name, phone FROM d UNION ALL SELECT id, name, phone FROM du
+`
+
+type PersonLockParams struct {
+	Role     string
+	ID       int64
+	Strength string
+}
+
+type PersonLockRow struct {
+	ID    int64
+	Name  string
+	Phone string
+}
+
+// Reads a person and locks their row: FOR SHARE (strength 'share') while
+// a ride is created for them or a past party is answered, FOR UPDATE
+// ('update') while they are erased, so the two never interleave.
+func (q *Queries) PersonLock(ctx context.Context, arg PersonLockParams) (PersonLockRow, error) {
+	row := q.db.QueryRow(ctx, personLock, arg.Role, arg.ID, arg.Strength)
+	var i PersonLockRow
+	err := row.Scan(&i.ID, &i.Name, &i.Phone)
+	return i, err
+}
+
 const personPastPhones = `-- name: PersonPastPhones :many
 SELECT DISTINCT x.phone::text FROM rides r
 JOIN LATERAL (SELECT caller_phone AS phone FROM routes WHERE ride_id = r.id
@@ -131,7 +167,8 @@ WITH m AS (
 ), r AS (
     DELETE FROM routes WHERE ride_id = ANY($2::bigint[])
 )
-UPDATE rides SET redacted_at = $1::timestamptz WHERE id = ANY($2::bigint[])
+UPDATE rides SET redacted_at = $1::timestamptz, start_address = 'redacted', destination = 'redacted'
+WHERE id = ANY($2::bigint[])
 `
 
 type RideRedactParams struct {
@@ -139,8 +176,9 @@ type RideRedactParams struct {
 	RideIds []int64
 }
 
-// Forgets what the rides' texts said and every phone in their texts and
-// calls (counts, times and statuses stay), and deletes their routes.
+// Forgets the rides' addresses, what their texts said and every phone in
+// their texts and calls (counts, times and statuses stay), and deletes
+// their routes.
 func (q *Queries) RideRedact(ctx context.Context, arg RideRedactParams) error {
 	_, err := q.db.Exec(ctx, rideRedact, arg.Now, arg.RideIds)
 	return err

@@ -1,6 +1,7 @@
 -- name: RideRedact :exec
--- Forgets what the rides' texts said and every phone in their texts and
--- calls (counts, times and statuses stay), and deletes their routes.
+-- Forgets the rides' addresses, what their texts said and every phone in
+-- their texts and calls (counts, times and statuses stay), and deletes
+-- their routes.
 WITH m AS (
     UPDATE messages SET originator = '', recipient = '', body = '',
         last_error = CASE WHEN last_error IS NULL THEN NULL ELSE 'redacted' END
@@ -12,7 +13,8 @@ WITH m AS (
 ), r AS (
     DELETE FROM routes WHERE ride_id = ANY(@ride_ids::bigint[])
 )
-UPDATE rides SET redacted_at = @now::timestamptz WHERE id = ANY(@ride_ids::bigint[]);
+UPDATE rides SET redacted_at = @now::timestamptz, start_address = 'redacted', destination = 'redacted'
+WHERE id = ANY(@ride_ids::bigint[]);
 
 -- name: UnmatchedRedact :exec
 -- Does the same for the texts and calls no ride took: those from phones
@@ -64,3 +66,19 @@ SELECT count(*) FROM (SELECT 1 FROM c UNION ALL SELECT 1 FROM d) erased;
 -- Forgets stored answers that mention any of texts (a person's name or phone).
 DELETE FROM api_idempotency a
 WHERE EXISTS (SELECT 1 FROM unnest(@texts::text[]) t WHERE position(convert_to(t, 'UTF8') IN a.body) > 0);
+
+-- name: PersonLock :one
+-- Reads a person and locks their row: FOR SHARE (strength 'share') while
+-- a ride is created for them or a past party is answered, FOR UPDATE
+-- ('update') while they are erased, so the two never interleave.
+WITH c AS (
+    SELECT id, name, phone FROM customers WHERE @role::text = 'customer' AND customers.id = @id AND @strength::text = 'share' FOR SHARE
+), cu AS (
+    SELECT id, name, phone FROM customers WHERE @role::text = 'customer' AND customers.id = @id AND @strength::text = 'update' FOR UPDATE
+), d AS (
+    SELECT id, name, phone FROM drivers WHERE @role::text = 'driver' AND drivers.id = @id AND @strength::text = 'share' FOR SHARE
+), du AS (
+    SELECT id, name, phone FROM drivers WHERE @role::text = 'driver' AND drivers.id = @id AND @strength::text = 'update' FOR UPDATE
+)
+SELECT id, name, phone FROM c UNION ALL SELECT id, name, phone FROM cu
+UNION ALL SELECT id, name, phone FROM d UNION ALL SELECT id, name, phone FROM du;

@@ -55,6 +55,7 @@ var (
 	CodeNotRetryable    = Code{"not_retryable", Conflict}
 	CodePersonHasRides  = Code{"person_has_rides", Conflict}
 	CodePersonInSession = Code{"person_in_session", Conflict}
+	CodePersonErased    = Code{"person_erased", Conflict}
 	// An Idempotency-Key names one request: another one under it is refused,
 	// and so is a retry while the first is still running.
 	CodeIdempotencyKeyReused = Code{"idempotency_key_reused", Invalid}

@@ -163,6 +163,20 @@ func (s *Service) outOfSession(ctx context.Context, tx pgx.Tx, in InboundSMS, in
 	if err != nil {
 		return err
 	}
+	if past != nil {
+		// Lock the party, then look again: an erasure that got there
+		// first has deleted the route, and they are a stranger now.
+		role, id := RoleDriver, past.DriverID
+		if past.IsCustomer {
+			role, id = RoleCustomer, past.CustomerID
+		}
+		if _, err := lockPerson(ctx, q, role, id, "share"); err != nil {
+			return err
+		}
+		if past, err = s.pastParty(ctx, q, in.Originator, in.Recipient, now); err != nil {
+			return err
+		}
+	}
 	ev := unmatchedEvent{MessageID: inboundID, ProxyNumber: in.Recipient}
 	ev.pastParty(past)
 	if past != nil && s.OutOfSessionReply != "" {

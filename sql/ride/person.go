@@ -107,6 +107,15 @@ func (s *Service) savePerson(ctx context.Context, role Role, id int64, in Person
 	}
 	var p Person
 	err = s.inTx(ctx, func(_ pgx.Tx, q *db.Queries) error {
+		if id != 0 {
+			cur, err := lockPerson(ctx, q, role, id, "update")
+			if err != nil {
+				return err
+			}
+			if cur.Erased() {
+				return Errorf(CodePersonErased, "This %s was erased: their name and phone cannot be given back.", role)
+			}
+		}
 		var row db.PersonGetRow
 		var err error
 		if id == 0 {
@@ -228,6 +237,19 @@ func (s *Service) deleteRefusal(name string, ride db.PersonLastRideRow) string {
 			name, ride.ID, s.Format(*ride.ExpiresAt), why)
 	}
 	return fmt.Sprintf("%s has ride history (#%d) and cannot be deleted: %s.", name, ride.ID, why)
+}
+
+// lockPerson reads a person and locks their row until tx ends: "share"
+// while a ride is created for them or they are answered out of session,
+// "update" while they are erased, so the two never interleave.
+func lockPerson(ctx context.Context, q *db.Queries, role Role, id int64, strength string) (Person, error) {
+	row, err := q.PersonLock(ctx, db.PersonLockParams{Role: string(role), ID: id, Strength: strength})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Person{}, ErrPersonNotFound
+	} else if err != nil {
+		return Person{}, fmt.Errorf("lock %s: %w", role, err)
+	}
+	return toPerson(role, db.PersonGetRow(row)), nil
 }
 
 func toPerson(role Role, r db.PersonGetRow) Person {

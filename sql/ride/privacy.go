@@ -2,6 +2,7 @@ package ride
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -29,11 +30,16 @@ const redactBatch = 500
 // counts. A person a ride still connects is refused: the number would
 // stop reaching them mid-ride. Erasing twice is erasing once.
 func (s *Service) ErasePerson(ctx context.Context, role Role, id int64) error {
-	p, err := s.Person(ctx, role, id)
-	if err != nil || p.Erased() {
-		return err
+	if !role.Valid() {
+		return ErrPersonNotFound
 	}
 	return s.inTx(ctx, func(_ pgx.Tx, q *db.Queries) error {
+		// Locked first: a ride being created for them, or an answer to them
+		// out of session, finishes before this reads their rides.
+		p, err := lockPerson(ctx, q, role, id, "update")
+		if err != nil || p.Erased() {
+			return err
+		}
 		now := s.Now()
 		rides, err := q.PersonRides(ctx, db.PersonRidesParams{Role: string(role), ID: id, Now: now})
 		if err != nil {
@@ -63,7 +69,7 @@ func (s *Service) ErasePerson(ctx context.Context, role Role, id int64) error {
 		if err := q.OutOfSessionForget(ctx, db.OutOfSessionForgetParams{Before: time.Time{}, Phones: phones}); err != nil {
 			return fmt.Errorf("forget out-of-session replies: %w", err)
 		}
-		if err := q.IdempotencyForget(ctx, append(phones, p.Name)); err != nil {
+		if err := q.IdempotencyForget(ctx, jsonValues(append(phones, p.Name))); err != nil {
 			return fmt.Errorf("forget stored answers: %w", err)
 		}
 		if _, err := q.PersonErase(ctx, db.PersonEraseParams{Role: string(role), ID: id}); err != nil {
@@ -71,6 +77,18 @@ func (s *Service) ErasePerson(ctx context.Context, role Role, id int64) error {
 		}
 		return nil
 	})
+}
+
+// jsonValues is how texts stand in a stored JSON answer as whole values
+// (`:"Anne \u0026 Bo"`): escaped as encoding/json escapes them, and not
+// matching a longer value they are part of.
+func jsonValues(texts []string) []string {
+	out := make([]string, len(texts))
+	for i, t := range texts {
+		v, _ := json.Marshal(t) // a string always marshals
+		out[i] = ":" + string(v)
+	}
+	return out
 }
 
 // RedactExpired applies the retention period: the rides that stopped

@@ -103,6 +103,11 @@ func TestErasePerson(t *testing.T) {
 	if left := traces(t, f.DB, needles...); len(left) > 0 {
 		t.Errorf("after erasure, still in the database: %v", left)
 	}
+	var addresses int
+	f.DB.QueryRow(ctx, `SELECT count(*) FROM rides WHERE customer_id = $1 AND (start_address <> 'redacted' OR destination <> 'redacted')`, zofia.ID).Scan(&addresses)
+	if addresses != 0 {
+		t.Errorf("%d of her rides keep their addresses", addresses)
+	}
 	got, err := f.Rides.Person(ctx, ride.RoleCustomer, zofia.ID)
 	if err != nil || !got.Erased() || got.Name == name {
 		t.Errorf("erased person reads %+v, %v", got, err)
@@ -161,4 +166,119 @@ func TestRedactExpired(t *testing.T) {
 	if n, err := f.Rides.RedactExpired(ctx); err != nil || n != 0 {
 		t.Errorf("a second run redacted %d (%v), want none", n, err)
 	}
+}
+
+// waitBlocked waits until a statement of another session waits for a lock.
+func waitBlocked(t *testing.T, conn ride.DB) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		var n int
+		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+	}
+	t.Fatal("no session ever waited for the lock")
+}
+
+// inOpenTx runs fn on a Service bound to an open transaction, and returns
+// its commit.
+func inOpenTx(t *testing.T, b *testBundle, fn func(*ride.Service)) func() {
+	t.Helper()
+	tx, err := b.DB.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := *b.Rides
+	svc.DB = tx
+	fn(&svc)
+	return func() {
+		if err := tx.Commit(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestErasePerson_Races: an erasure and a ride created for the same person,
+// or a text from them after their ride, never interleave.
+func TestErasePerson_Races(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.FreshDB(t)
+	b := setup(t, pool)
+	b.Rides.OutOfSessionWindow, b.Rides.OutOfSessionReply = 7*24*time.Hour, "Your ride has ended."
+	c, d, _ := b.People(t, 3)
+	ctx := t.Context()
+	newRide := ride.NewRide{CustomerID: c.ID, DriverID: d.ID, Start: "A", Destination: "B", PickupAt: b.Clock.Now()}
+
+	var r ride.Ride
+	t.Run("a ride being created first makes the erasure wait and refuse", func(t *testing.T) {
+		commit := inOpenTx(t, b, func(svc *ride.Service) {
+			var err error
+			if r, err = svc.CreateRide(ctx, newRide); err != nil {
+				t.Fatal(err)
+			}
+		})
+		erased := make(chan error)
+		go func() { erased <- b.Rides.ErasePerson(ctx, ride.RoleCustomer, c.ID) }()
+		waitBlocked(t, pool)
+		commit()
+		wantCode(t, <-erased, ride.CodePersonInSession, "")
+		if _, err := b.Rides.EndRide(ctx, r.ID, ride.RideCancelled); err != nil {
+			t.Fatal(err)
+		}
+	})
+	b.Clock.Advance(b.Rides.GracePeriod + time.Minute)
+
+	t.Run("a text from a past party waits for the erasure and gets no reply", func(t *testing.T) {
+		commit := inOpenTx(t, b, func(svc *ride.Service) {
+			if err := svc.ErasePerson(ctx, ride.RoleCustomer, c.ID); err != nil {
+				t.Fatal(err)
+			}
+		})
+		proxy := r.ProxyNumber
+		texted := make(chan error)
+		go func() {
+			_, err := b.Rides.ReceiveSMS(ctx, ride.InboundSMS{ID: "late", Originator: c.Phone, Recipient: proxy, Text: "my bag?"})
+			texted <- err
+		}()
+		waitBlocked(t, pool)
+		commit()
+		if err := <-texted; err != nil {
+			t.Fatal(err)
+		}
+		var replies, marks int
+		pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE kind = 'out_of_session'`).Scan(&replies)
+		pool.QueryRow(ctx, `SELECT count(*) FROM out_of_session_replies`).Scan(&marks)
+		if replies != 0 || marks != 0 {
+			t.Errorf("after erasure: %d replies, %d reply marks; want none", replies, marks)
+		}
+	})
+
+	t.Run("a ride for a person being erased waits and is refused", func(t *testing.T) {
+		other := b.Person(t, ride.RoleCustomer, "Olga", "+31655555555")
+		commit := inOpenTx(t, b, func(svc *ride.Service) {
+			if err := svc.ErasePerson(ctx, ride.RoleCustomer, other.ID); err != nil {
+				t.Fatal(err)
+			}
+		})
+		created := make(chan error)
+		go func() {
+			in := newRide
+			in.CustomerID = other.ID
+			_, err := b.Rides.CreateRide(ctx, in)
+			created <- err
+		}()
+		waitBlocked(t, pool)
+		commit()
+		wantCode(t, <-created, ride.CodeInvalid, "customer_id")
+	})
+
+	t.Run("an erased person cannot be given a name and phone again", func(t *testing.T) {
+		phone := "+31666666666"
+		_, err := b.Rides.PatchPerson(ctx, ride.RoleCustomer, c.ID, ride.PersonPatch{Phone: &phone})
+		wantCode(t, err, ride.CodePersonErased, "")
+	})
 }

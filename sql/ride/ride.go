@@ -84,13 +84,14 @@ func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, 
 		return Ride{}, err
 	}
 	q := db.New(tx)
-	customer, err := s.person(ctx, q, RoleCustomer, in.CustomerID)
+	// Locked for share: an erasure waits for this ride, and sees it.
+	customer, err := lockPerson(ctx, q, RoleCustomer, in.CustomerID, "share")
 	if errors.Is(err, ErrPersonNotFound) {
 		return Ride{}, InvalidField("customer_id", "There is no customer with this id.")
 	} else if err != nil {
 		return Ride{}, err
 	}
-	driver, err := s.person(ctx, q, RoleDriver, in.DriverID)
+	driver, err := lockPerson(ctx, q, RoleDriver, in.DriverID, "share")
 	if errors.Is(err, ErrPersonNotFound) {
 		return Ride{}, InvalidField("driver_id", "There is no driver with this id.")
 	} else if err != nil {
