@@ -48,11 +48,11 @@ func (q *Queries) PersonErase(ctx context.Context, arg PersonEraseParams) (int64
 
 const personLock = `-- name: PersonLock :one
 WITH c AS (
-    SELECT id, name, phone FROM customers WHERE $1::text = 'customer' AND customers.id = $2 AND $3::text = 'share' FOR SHARE
+    SELECT id, name, phone FROM customers WHERE $1::text = 'customer' AND customers.id = $2 AND $3::text = 'share' FOR KEY SHARE
 ), cu AS (
     SELECT id, name, phone FROM customers WHERE $1::text = 'customer' AND customers.id = $2 AND $3::text = 'update' FOR UPDATE
 ), d AS (
-    SELECT id, name, phone FROM drivers WHERE $1::text = 'driver' AND drivers.id = $2 AND $3::text = 'share' FOR SHARE
+    SELECT id, name, phone FROM drivers WHERE $1::text = 'driver' AND drivers.id = $2 AND $3::text = 'share' FOR KEY SHARE
 ), du AS (
     SELECT id, name, phone FROM drivers WHERE $1::text = 'driver' AND drivers.id = $2 AND $3::text = 'update' FOR UPDATE
 )
@@ -72,9 +72,10 @@ type PersonLockRow struct {
 	Phone string
 }
 
-// Reads a person and locks their row: FOR SHARE (strength 'share') while
-// a ride is created for them or a past party is answered, FOR UPDATE
-// ('update') while they are erased, so the two never interleave.
+// Reads a person and locks their row: FOR KEY SHARE (strength 'share',
+// the lock the rides' foreign key takes anyway) while a ride is created
+// for them or a past party is answered, FOR UPDATE ('update', which
+// conflicts with it) while they are erased, so the two never interleave.
 func (q *Queries) PersonLock(ctx context.Context, arg PersonLockParams) (PersonLockRow, error) {
 	row := q.db.QueryRow(ctx, personLock, arg.Role, arg.ID, arg.Strength)
 	var i PersonLockRow
@@ -153,6 +154,30 @@ func (q *Queries) PersonRides(ctx context.Context, arg PersonRidesParams) ([]Per
 		return nil, err
 	}
 	return items, nil
+}
+
+const ridePartyPhones = `-- name: RidePartyPhones :one
+SELECT (SELECT c.phone::text FROM customers c WHERE c.id = $1::bigint)::text AS customer_phone,
+       (SELECT d.phone::text FROM drivers d WHERE d.id = $2::bigint)::text AS driver_phone
+`
+
+type RidePartyPhonesParams struct {
+	CustomerID int64
+	DriverID   int64
+}
+
+type RidePartyPhonesRow struct {
+	CustomerPhone string
+	DriverPhone   string
+}
+
+// The phones a ride's parties have now, read again once the ride's
+// foreign keys hold their rows.
+func (q *Queries) RidePartyPhones(ctx context.Context, arg RidePartyPhonesParams) (RidePartyPhonesRow, error) {
+	row := q.db.QueryRow(ctx, ridePartyPhones, arg.CustomerID, arg.DriverID)
+	var i RidePartyPhonesRow
+	err := row.Scan(&i.CustomerPhone, &i.DriverPhone)
+	return i, err
 }
 
 const rideRedact = `-- name: RideRedact :exec

@@ -68,17 +68,24 @@ DELETE FROM api_idempotency a
 WHERE EXISTS (SELECT 1 FROM unnest(@texts::text[]) t WHERE position(convert_to(t, 'UTF8') IN a.body) > 0);
 
 -- name: PersonLock :one
--- Reads a person and locks their row: FOR SHARE (strength 'share') while
--- a ride is created for them or a past party is answered, FOR UPDATE
--- ('update') while they are erased, so the two never interleave.
+-- Reads a person and locks their row: FOR KEY SHARE (strength 'share',
+-- the lock the rides' foreign key takes anyway) while a ride is created
+-- for them or a past party is answered, FOR UPDATE ('update', which
+-- conflicts with it) while they are erased, so the two never interleave.
 WITH c AS (
-    SELECT id, name, phone FROM customers WHERE @role::text = 'customer' AND customers.id = @id AND @strength::text = 'share' FOR SHARE
+    SELECT id, name, phone FROM customers WHERE @role::text = 'customer' AND customers.id = @id AND @strength::text = 'share' FOR KEY SHARE
 ), cu AS (
     SELECT id, name, phone FROM customers WHERE @role::text = 'customer' AND customers.id = @id AND @strength::text = 'update' FOR UPDATE
 ), d AS (
-    SELECT id, name, phone FROM drivers WHERE @role::text = 'driver' AND drivers.id = @id AND @strength::text = 'share' FOR SHARE
+    SELECT id, name, phone FROM drivers WHERE @role::text = 'driver' AND drivers.id = @id AND @strength::text = 'share' FOR KEY SHARE
 ), du AS (
     SELECT id, name, phone FROM drivers WHERE @role::text = 'driver' AND drivers.id = @id AND @strength::text = 'update' FOR UPDATE
 )
 SELECT id, name, phone FROM c UNION ALL SELECT id, name, phone FROM cu
 UNION ALL SELECT id, name, phone FROM d UNION ALL SELECT id, name, phone FROM du;
+
+-- name: RidePartyPhones :one
+-- The phones a ride's parties have now, read again once the ride's
+-- foreign keys hold their rows.
+SELECT (SELECT c.phone::text FROM customers c WHERE c.id = @customer_id::bigint)::text AS customer_phone,
+       (SELECT d.phone::text FROM drivers d WHERE d.id = @driver_id::bigint)::text AS driver_phone;
