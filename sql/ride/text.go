@@ -32,13 +32,16 @@ func checkText(field, label, v string) (string, error) {
 }
 
 // Sanitize makes a value from a request safe to store or search for:
-// valid UTF-8, no NULs, at most 100 bytes.
+// valid UTF-8, no NULs, at most 100 bytes, and a copy of its own. The
+// server's request values point into buffers it reuses, and a call is
+// written after its request has ended (CallLog): a value kept without the
+// copy changes under the writer.
 func Sanitize(v string) string {
 	v = strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "")
 	if len(v) > 100 {
 		v = strings.ToValidUTF8(v[:100], "")
 	}
-	return v
+	return strings.Clone(v)
 }
 
 // clip shortens text to at most n characters, marking the cut.
