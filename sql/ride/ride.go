@@ -399,16 +399,19 @@ func (s *Service) EndStaleRides(ctx context.Context) (int, error) {
 				ExpiresAt:    now.Add(s.GracePeriod),
 				PickupBefore: now.Add(-s.AutoEndAfter),
 			})
+			if err != nil || !s.Events {
+				return err
+			}
 			for _, id := range ended {
-				if !s.Events || err != nil {
-					break
-				}
-				var r Ride
-				if r, err = s.ride(ctx, q, id); err == nil {
+				r, err := s.ride(ctx, q, id)
+				if err == nil {
 					err = s.emit(ctx, tx, EventRideEnded, rideEventOf(r))
 				}
+				if err != nil {
+					return err
+				}
 			}
-			return err
+			return nil
 		})
 		if err != nil {
 			return total, fmt.Errorf("end stale rides: %w", err)
