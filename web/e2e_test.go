@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -49,6 +50,13 @@ func serveLive(t *testing.T, sender ride.Sender, rides *ride.Service, srv *Serve
 func serveLiveJobs(t *testing.T, cfg jobs.Config, rides *ride.Service, srv *Server, mount ...func(*river.Client[pgx.Tx], *Server)) string {
 	t.Helper()
 	pool, _ := dbtest.FreshDB(t)
+	return serveOn(t, pool, cfg, rides, srv, mount...)
+}
+
+// serveOn is serveLiveJobs on a database of the test's choosing, with the
+// route table of a web process.
+func serveOn(t *testing.T, pool *pgxpool.Pool, cfg jobs.Config, rides *ride.Service, srv *Server, mount ...func(*river.Client[pgx.Tx], *Server)) string {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rides.DB, rides.Logger = pool, logger
 	if rides.AutoEndAfter == 0 {
@@ -63,8 +71,12 @@ func serveLiveJobs(t *testing.T, cfg jobs.Config, rides *ride.Service, srv *Serv
 	if err := workers.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	callLog := ride.NewCallLog(rides)
+	callLog := ride.NewCallLog(rides, nil)
 	rides.CallLog = callLog
+	routesCtx, stopRoutes := context.WithCancel(context.Background())
+	rides.Routes = ride.NewRouteTable(rides, pool)
+	routesDone := make(chan struct{})
+	go func() { defer close(routesDone); rides.Routes.Run(routesCtx) }()
 	if srv.Admin == nil {
 		srv.Admin = &admin.Service{}
 	}
@@ -81,6 +93,8 @@ func serveLiveJobs(t *testing.T, cfg jobs.Config, rides *ride.Service, srv *Serv
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		_ = srv.Shutdown(5 * time.Second)
+		stopRoutes()
+		<-routesDone
 		callLog.Close()
 		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -41,6 +41,9 @@ func httpError(c *fiber.Ctx, err error) (*ride.Error, int) {
 	if e := ride.AsError(err); e != nil {
 		return e, statusOf[e.Code.Kind()]
 	}
+	if ride.Unreachable(err) {
+		return ride.ErrDatabaseUnavailable, http.StatusServiceUnavailable
+	}
 	if fe, ok := errors.AsType[*fiber.Error](err); ok {
 		return fiberError(c, fe), fe.Code
 	}
@@ -64,6 +67,12 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	// here before any middleware ran.
 	s.setSecurityHeaders(c)
 	pub, status := httpError(c, err)
+	if status == http.StatusServiceUnavailable {
+		c.Set(fiber.HeaderRetryAfter, "1")
+	}
+	if pub == ride.ErrDatabaseUnavailable {
+		s.Logger.WarnContext(c.UserContext(), "database unreachable", "method", c.Method(), "path", c.Path(), "err", err)
+	}
 	if pub == errInternal {
 		// The log handler adds the request id from the context.
 		s.Logger.ErrorContext(c.UserContext(), "request failed",

@@ -245,13 +245,15 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	if err := riverUI.Start(ctx); err != nil {
 		return fmt.Errorf("start river UI: %w", err)
 	}
-	rides.CallLog = ride.NewCallLog(rides)
+	rides.CallLog = ride.NewCallLog(rides, fileSpool{cfg.DataDir})
 	defer rides.CallLog.Close()
 
 	// Requests run on their own context, so a signal lets them finish;
 	// it is cancelled only once the HTTP shutdown budget is spent.
 	reqCtx, cancelRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRequests()
+	rides.Routes = ride.NewRouteTable(rides, pool)
+	go rides.Routes.Run(reqCtx)
 	settings := cfg.webServer()
 	settings.Rides = rides
 	settings.Admin = &admin.Service{DB: pool, User: cfg.AdminUser, PasswordHash: adminHash}

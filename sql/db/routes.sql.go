@@ -63,3 +63,110 @@ func (q *Queries) RouteFind(ctx context.Context, arg RouteFindParams) (RouteFind
 	err := row.Scan(&i.RideID, &i.CalleePhone, &i.ProxyNumberID)
 	return i, err
 }
+
+const routesOpen = `-- name: RoutesOpen :many
+SELECT r.proxy_number_id, p.number AS proxy_number, r.ride_id, r.caller_phone, r.callee_phone,
+       lower(r.valid)::timestamptz AS valid_from, upper_inf(r.valid) AS open,
+       coalesce(upper(r.valid), lower(r.valid))::timestamptz AS valid_until
+FROM routes r
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE coalesce(upper(r.valid), 'infinity') > $1::timestamptz AND NOT isempty(r.valid)
+`
+
+type RoutesOpenRow struct {
+	ProxyNumberID int64
+	ProxyNumber   string
+	RideID        int64
+	CallerPhone   string
+	CalleePhone   string
+	ValidFrom     time.Time
+	Open          bool
+	ValidUntil    time.Time
+}
+
+// The routes valid at @now or later: what the web processes keep in
+// memory. open: valid for ever (valid_until is then meaningless).
+func (q *Queries) RoutesOpen(ctx context.Context, now time.Time) ([]RoutesOpenRow, error) {
+	rows, err := q.db.Query(ctx, routesOpen, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RoutesOpenRow
+	for rows.Next() {
+		var i RoutesOpenRow
+		if err := rows.Scan(
+			&i.ProxyNumberID,
+			&i.ProxyNumber,
+			&i.RideID,
+			&i.CallerPhone,
+			&i.CalleePhone,
+			&i.ValidFrom,
+			&i.Open,
+			&i.ValidUntil,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const routesOpenOf = `-- name: RoutesOpenOf :many
+SELECT r.proxy_number_id, p.number AS proxy_number, r.ride_id, r.caller_phone, r.callee_phone,
+       lower(r.valid)::timestamptz AS valid_from, upper_inf(r.valid) AS open,
+       coalesce(upper(r.valid), lower(r.valid))::timestamptz AS valid_until
+FROM routes r
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE r.proxy_number_id = $1
+  AND coalesce(upper(r.valid), 'infinity') > $2::timestamptz AND NOT isempty(r.valid)
+`
+
+type RoutesOpenOfParams struct {
+	ProxyNumberID int64
+	Now           time.Time
+}
+
+type RoutesOpenOfRow struct {
+	ProxyNumberID int64
+	ProxyNumber   string
+	RideID        int64
+	CallerPhone   string
+	CalleePhone   string
+	ValidFrom     time.Time
+	Open          bool
+	ValidUntil    time.Time
+}
+
+// RoutesOpen for one number.
+func (q *Queries) RoutesOpenOf(ctx context.Context, arg RoutesOpenOfParams) ([]RoutesOpenOfRow, error) {
+	rows, err := q.db.Query(ctx, routesOpenOf, arg.ProxyNumberID, arg.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RoutesOpenOfRow
+	for rows.Next() {
+		var i RoutesOpenOfRow
+		if err := rows.Scan(
+			&i.ProxyNumberID,
+			&i.ProxyNumber,
+			&i.RideID,
+			&i.CallerPhone,
+			&i.CalleePhone,
+			&i.ValidFrom,
+			&i.Open,
+			&i.ValidUntil,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

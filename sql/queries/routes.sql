@@ -12,3 +12,23 @@ SELECT r.ride_id, r.callee_phone, r.proxy_number_id
 FROM routes r
 WHERE r.proxy_number_id = (SELECT p.id FROM proxy_numbers p WHERE p.number = @proxy_number)
   AND r.caller_phone = @caller_phone AND r.valid @> @now::timestamptz;
+
+-- name: RoutesOpen :many
+-- The routes valid at @now or later: what the web processes keep in
+-- memory. open: valid for ever (valid_until is then meaningless).
+SELECT r.proxy_number_id, p.number AS proxy_number, r.ride_id, r.caller_phone, r.callee_phone,
+       lower(r.valid)::timestamptz AS valid_from, upper_inf(r.valid) AS open,
+       coalesce(upper(r.valid), lower(r.valid))::timestamptz AS valid_until
+FROM routes r
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE coalesce(upper(r.valid), 'infinity') > @now::timestamptz AND NOT isempty(r.valid);
+
+-- name: RoutesOpenOf :many
+-- RoutesOpen for one number.
+SELECT r.proxy_number_id, p.number AS proxy_number, r.ride_id, r.caller_phone, r.callee_phone,
+       lower(r.valid)::timestamptz AS valid_from, upper_inf(r.valid) AS open,
+       coalesce(upper(r.valid), lower(r.valid))::timestamptz AS valid_until
+FROM routes r
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+WHERE r.proxy_number_id = @proxy_number_id
+  AND coalesce(upper(r.valid), 'infinity') > @now::timestamptz AND NOT isempty(r.valid);

@@ -2,7 +2,7 @@ package ride
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -58,47 +58,48 @@ func (s *Service) RouteCall(ctx context.Context, in InboundCall) (CallAnswer, er
 	var answer CallAnswer
 	call := db.CallCreateManyParams{CallID: in.CallID, Source: in.Source, Destination: in.Destination,
 		Outcome: string(CallRejected), CreatedAt: s.Now()}
+	var dbErr error // the database could not be asked: the call is still answered and recorded
 	if in.Caller != "" && in.Proxy != "" {
-		route, err := s.queries().RouteFind(ctx, db.RouteFindParams{ProxyNumber: in.Proxy, CallerPhone: in.Caller, Now: call.CreatedAt})
-		switch {
-		case err == nil:
-			call.RideID, call.TransferredTo, call.Outcome = &route.RideID, &route.CalleePhone, string(CallTransferred)
-			answer.TransferTo = route.CalleePhone
-		case !errors.Is(err, pgx.ErrNoRows):
-			return answer, fmt.Errorf("find route for call: %w", err)
+		route, found, err := s.findRoute(ctx, in.Proxy, in.Caller, call.CreatedAt)
+		if found {
+			call.RideID, call.TransferredTo, call.Outcome = &route.rideID, &route.callee, string(CallTransferred)
+			answer.TransferTo = route.callee
 		}
+		dbErr = err
 	}
-	rec := callRecord{call: call}
+	rec := callRecord{Call: call}
 	var err error
 	if answer.TransferTo != "" {
-		rec.event, err = s.event(EventCallTransferred, map[string]any{"call_id": in.CallID, "ride_id": call.RideID, "proxy_number": in.Proxy})
+		rec.Event, err = s.event(EventCallTransferred, map[string]any{"call_id": in.CallID, "ride_id": call.RideID, "proxy_number": in.Proxy})
 	} else {
-		past, perr := s.pastParty(ctx, s.queries(), in.Caller, in.Proxy, call.CreatedAt)
-		if perr != nil {
-			return answer, perr
+		var past *db.RoutePastPartyRow
+		if dbErr == nil {
+			past, dbErr = s.pastParty(ctx, s.queries(), in.Caller, in.Proxy, call.CreatedAt)
 		}
 		if past != nil {
 			answer.Say = s.OutOfSessionReply
 		}
 		ev := unmatchedEvent{CallID: in.CallID, ProxyNumber: in.Proxy}
 		ev.pastParty(past)
-		rec.event, err = s.event(EventCallUnmatched, ev)
+		rec.Event, err = s.event(EventCallUnmatched, ev)
 	}
 	if err != nil {
 		return answer, err
 	}
-	if s.CallLog != nil {
-		s.CallLog.Record(ctx, rec)
-	} else {
-		s.writeCalls([]callRecord{rec})
+	if dbErr != nil {
+		s.logger().WarnContext(ctx, "call answered without the database", "call_id", in.CallID, "outcome", call.Outcome, "err", dbErr)
 	}
-	return answer, nil
+	if s.CallLog != nil {
+		s.CallLog.Record(rec)
+		return answer, nil
+	}
+	return answer, s.writeCalls(ctx, []callRecord{rec})
 }
 
 // callRecord is a call to write and the event it raises, if any.
 type callRecord struct {
-	call  db.CallCreateManyParams
-	event *EventArgs
+	Call  db.CallCreateManyParams
+	Event *EventArgs
 }
 
 func toCall(k db.Call) Call {
@@ -108,75 +109,187 @@ func toCall(k db.Call) Call {
 
 // CallLog writes answered calls and their events in batches, off the
 // voice webhook's path, so recording a call costs the caller no database
-// round trip.
+// round trip. While the database is away it keeps them (up to
+// callLogLimit) and writes them when it is back; calls it still holds
+// when the process stops go to its Spool, and come back from it at start.
 type CallLog struct {
 	rides *Service
-	ch    chan callRecord
+	spool CallSpool
+	wake  chan struct{}
+	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+
+	mu      sync.Mutex
+	pending []callRecord
+	dropped int
 }
 
-// callLogBatch is the most calls one COPY writes.
-const callLogBatch = 1000
+// CallSpool keeps the calls a CallLog could not write before its process
+// stopped: Save replaces what it holds, Take returns it and forgets it
+// (nil when empty).
+type CallSpool interface {
+	Save(data []byte) error
+	Take() ([]byte, error)
+}
+
+const (
+	callLogBatch = 1000    // the most calls one COPY writes
+	callLogLimit = 100_000 // calls kept while the database is away (≈ 40 MB)
+	// callLogCloseBudget is how long Close goes on trying to write
+	// before it spools what is left.
+	callLogCloseBudget = 5 * time.Second
+)
 
 // NewCallLog starts a writer for rides, whose DB must be a pool: it writes
-// from its own goroutine.
-func NewCallLog(rides *Service) *CallLog {
-	l := &CallLog{rides: rides, ch: make(chan callRecord, 10_000), done: make(chan struct{})}
+// from its own goroutine. spool may be nil (calls left at Close are then
+// lost, and logged as such).
+func NewCallLog(rides *Service, spool CallSpool) *CallLog {
+	l := &CallLog{rides: rides, spool: spool, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	l.unspool()
 	go l.run()
 	return l
 }
 
-// Record queues a call. When the queue is full it waits, slowing the
-// webhook rather than losing the record.
-func (l *CallLog) Record(ctx context.Context, c callRecord) {
+// Record queues a call; it never waits. Past callLogLimit calls waiting
+// for the database, the call is dropped and counted.
+func (l *CallLog) Record(c callRecord) {
+	l.mu.Lock()
+	if len(l.pending) < callLogLimit {
+		l.pending = append(l.pending, c)
+	} else {
+		l.dropped++
+	}
+	l.mu.Unlock()
 	select {
-	case l.ch <- c:
-	case <-ctx.Done():
-		l.rides.logger().Warn("call not recorded: request ended", "call_id", c.call.CallID)
+	case l.wake <- struct{}{}:
+	default:
 	}
 }
 
-// Close writes what is queued and stops the writer. Record must not be
-// called after Close.
+// Waiting is how many calls wait to be written.
+func (l *CallLog) Waiting() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.pending)
+}
+
+// Close writes what is queued, trying for callLogCloseBudget, spools the
+// rest and stops the writer. Record must not be called after Close.
 func (l *CallLog) Close() {
-	l.once.Do(func() { close(l.ch) })
+	l.once.Do(func() { close(l.stop) })
 	<-l.done
 }
 
 func (l *CallLog) run() {
 	defer close(l.done)
-	batch := make([]callRecord, 0, callLogBatch)
-	for c := range l.ch {
-		batch = append(batch[:0], c)
-		// Take whatever else is already waiting, up to a batch.
-	fill:
-		for len(batch) < callLogBatch {
-			select {
-			case c, ok := <-l.ch:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, c)
-			default:
-				break fill
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var deadline <-chan time.Time
+	stop := l.stop
+	for wait := 100 * time.Millisecond; ; {
+		batch := l.next()
+		if len(batch) == 0 {
+			if stop == nil { // closing, and all is written
+				return
 			}
+			select {
+			case <-l.wake:
+			case <-stop:
+				stop, deadline = nil, time.After(callLogCloseBudget)
+			}
+			continue
 		}
-		l.rides.writeCalls(batch)
+		if err := l.rides.writeCalls(ctx, batch); err == nil {
+			l.taken(len(batch))
+			wait = 100 * time.Millisecond
+			continue
+		}
+		// The database is away: keep the calls and try again.
+		select {
+		case <-time.After(wait):
+			wait = min(2*wait, 5*time.Second)
+		case <-stop:
+			stop, deadline = nil, time.After(callLogCloseBudget)
+		case <-deadline:
+			l.save()
+			return
+		}
 	}
 }
 
-// writeCalls stores calls and enqueues their events in one transaction;
-// a failure is logged, since the callers were answered.
-func (s *Service) writeCalls(recs []callRecord) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+// next is the oldest calls waiting, up to a batch; they stay queued until
+// taken.
+func (l *CallLog) next() []callRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dropped > 0 {
+		l.rides.logger().Error("calls not recorded: too many waiting for the database", "calls", l.dropped)
+		l.dropped = 0
+	}
+	return l.pending[:min(len(l.pending), callLogBatch):min(len(l.pending), callLogBatch)]
+}
+
+// taken removes the n oldest calls, written.
+func (l *CallLog) taken(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pending = append(l.pending[:0:0], l.pending[n:]...)
+}
+
+// save hands the calls still waiting to the spool.
+func (l *CallLog) save() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	log := l.rides.logger()
+	if len(l.pending) == 0 {
+		return
+	}
+	if l.spool == nil {
+		log.Error("calls not recorded: the database is away and there is no spool", "calls", len(l.pending))
+		return
+	}
+	data, err := json.Marshal(l.pending)
+	if err == nil {
+		err = l.spool.Save(data)
+	}
+	if err != nil {
+		log.Error("calls not recorded: cannot spool them", "calls", len(l.pending), "err", err)
+		return
+	}
+	log.Warn("the database is away: calls spooled, to be written at the next start", "calls", len(l.pending))
+}
+
+// unspool queues the calls an earlier process spooled.
+func (l *CallLog) unspool() {
+	if l.spool == nil {
+		return
+	}
+	log := l.rides.logger()
+	data, err := l.spool.Take()
+	if err != nil {
+		log.Error("spooled calls: some unreadable, left in place", "err", err)
+	}
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &l.pending); err != nil {
+			log.Error("spooled calls unreadable", "err", err)
+		}
+	}
+	if len(l.pending) > 0 {
+		log.Info("writing calls spooled by an earlier process", "calls", len(l.pending))
+	}
+}
+
+// writeCalls stores calls and enqueues their events in one transaction.
+func (s *Service) writeCalls(ctx context.Context, recs []callRecord) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	calls := make([]db.CallCreateManyParams, len(recs))
 	var events []river.InsertManyParams
 	for i, r := range recs {
-		calls[i] = r.call
-		if r.event != nil {
-			events = append(events, river.InsertManyParams{Args: *r.event})
+		calls[i] = r.Call
+		if r.Event != nil {
+			events = append(events, river.InsertManyParams{Args: *r.Event})
 		}
 	}
 	var err error
@@ -192,6 +305,8 @@ func (s *Service) writeCalls(recs []callRecord) {
 		})
 	}
 	if err != nil {
-		s.logger().Error("record calls", "calls", len(calls), "err", err)
+		s.logger().Warn("record calls: will try again", "calls", len(calls), "err", err)
+		return fmt.Errorf("record %d calls: %w", len(calls), err)
 	}
+	return nil
 }

@@ -46,7 +46,7 @@ func TestCallLog_WritesEveryCallByClose(t *testing.T) {
 	t.Parallel()
 	pool, _ := dbtest.FreshDB(t)
 	f := activeRide(t, pool)
-	f.Rides.CallLog = ride.NewCallLog(f.Rides)
+	f.Rides.CallLog = ride.NewCallLog(f.Rides, nil)
 	done := make(chan struct{})
 	for range 4 {
 		go func() {

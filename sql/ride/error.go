@@ -61,6 +61,7 @@ var (
 	CodeIdempotencyKeyReused = Code{"idempotency_key_reused", Invalid}
 	CodeIdempotencyKeyInUse  = Code{"idempotency_key_in_use", Conflict}
 	CodeBusy                 = Code{"busy", Unavailable}
+	CodeDatabaseUnavailable  = Code{"database_unavailable", Unavailable}
 	CodeInternal             = Code{"internal", Internal}
 
 	// Raised by the adapters, about the request rather than the rules.

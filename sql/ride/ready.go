@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -63,11 +65,31 @@ func describeDBError(ctx context.Context, err error, timeout time.Duration) stri
 		return "unreachable: " + database.Cause(err).Error()
 	}
 	what := pgErr.Message + " (SQLSTATE " + pgErr.Code + ")"
-	// Classes 08 and 57: the server is going away or not yet there ("the
-	// database system is starting up"), not failing a query.
-	var connErr *pgconn.ConnectError
-	if errors.As(err, &connErr) || strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57") {
+	if Unreachable(err) {
 		return "unreachable: " + what
 	}
 	return "error: " + what
+}
+
+// ErrDatabaseUnavailable is how a request that needed the database while
+// it was away is answered: the caller may try again (MessageBird does).
+var ErrDatabaseUnavailable = &Error{Code: CodeDatabaseUnavailable,
+	Message: "BirdCar cannot reach its database right now; please try again shortly."}
+
+// Unreachable reports whether err says the database could not be reached
+// (refused, reset, closed, or going away), as opposed to a query failing.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		var connErr *pgconn.ConnectError
+		var netErr net.Error
+		return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
+			errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+	}
+	// Classes 08 and 57: the server is going away or not yet there ("the
+	// database system is starting up"), not failing a query.
+	return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57")
 }

@@ -237,6 +237,11 @@ func (s *Service) EndRide(ctx context.Context, id int64, status RideStatus) (Rid
 		}
 		return s.emit(ctx, tx, EventRideEnded, rideEventOf(r))
 	})
+	if err == nil && r.ExpiresAt != nil {
+		// This process routes by the ride's new end at once; others when
+		// the notice reaches them.
+		s.Routes.Cut(r.ProxyNumber, r.ID, *r.ExpiresAt)
+	}
 	return r, err
 }
 

@@ -44,7 +44,10 @@ type Service struct {
 	// CallLog records answered calls off the caller's path; nil writes
 	// each call at once (tests on a single transaction).
 	CallLog *CallLog
-	Logger  *slog.Logger
+	// Routes answers calls from memory (web processes); nil asks the
+	// database each time.
+	Routes *RouteTable
+	Logger *slog.Logger
 	// DefaultCountry (ISO code) reads national numbers and breaks ties in
 	// number assignment.
 	DefaultCountry string
@@ -66,6 +69,12 @@ type Service struct {
 	Retention time.Duration
 	// PoolLowWatermark: fewer free numbers than this is a warning.
 	PoolLowWatermark int
+	// SendAttempts, when set (jobs.NewClient sets it to River's
+	// MaxAttempts), lets the domain write a forward's send job itself, with
+	// this many attempts, in the one statement that records the text
+	// (River's insert would cost four more round trips); 0 queues every
+	// send through Jobs.
+	SendAttempts int
 	// Zone is the time zone of texts and sentences; nil means time.Local.
 	Zone *time.Location
 	// Clock tells the time (tests control it); nil means time.Now.
