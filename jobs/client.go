@@ -40,6 +40,9 @@ func NewClient(cfg Config) (*river.Client[pgx.Tx], error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 50
 	}
+	// The domain writes some send jobs itself (ride.Service.ReceiveSMS):
+	// they get the same number of attempts.
+	cfg.Rides.SendAttempts = cmp.Or(cfg.MaxAttempts, river.MaxAttemptsDefault)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &SendWorker{Rides: cfg.Rides, Sender: cfg.Sender, Metrics: cfg.Metrics})
 	river.AddWorker(workers, &TidyWorker{Rides: cfg.Rides})

@@ -461,22 +461,24 @@ func (q *Queries) MessageListUnmatchedFrom(ctx context.Context, arg MessageListU
 }
 
 const messageMarkFailed = `-- name: MessageMarkFailed :exec
-UPDATE messages SET status = 'failed', last_error = $2, updated_at = now()
+UPDATE messages SET status = 'failed', attempts = attempts + $3::integer, last_error = $2, updated_at = now()
 WHERE id = $1 AND provider_id IS NULL
 `
 
 type MessageMarkFailedParams struct {
 	ID        int64
 	LastError *string
+	Attempted int32
 }
 
+// attempted: 1 when a send attempt failed, 0 when an operator cancelled.
 func (q *Queries) MessageMarkFailed(ctx context.Context, arg MessageMarkFailedParams) error {
-	_, err := q.db.Exec(ctx, messageMarkFailed, arg.ID, arg.LastError)
+	_, err := q.db.Exec(ctx, messageMarkFailed, arg.ID, arg.LastError, arg.Attempted)
 	return err
 }
 
 const messageMarkRetrying = `-- name: MessageMarkRetrying :exec
-UPDATE messages SET status = 'queued', last_error = $2, updated_at = now()
+UPDATE messages SET status = 'queued', attempts = attempts + 1, last_error = $2, updated_at = now()
 WHERE id = $1 AND provider_id IS NULL
 `
 
@@ -491,7 +493,7 @@ func (q *Queries) MessageMarkRetrying(ctx context.Context, arg MessageMarkRetryi
 }
 
 const messageMarkSent = `-- name: MessageMarkSent :exec
-UPDATE messages SET provider_id = $2, status = 'sent', last_error = NULL, updated_at = now()
+UPDATE messages SET provider_id = $2, status = 'sent', attempts = attempts + 1, last_error = NULL, updated_at = now()
 WHERE id = $1 AND provider_id IS NULL
 `
 
@@ -501,7 +503,8 @@ type MessageMarkSentParams struct {
 }
 
 // Only the first acceptance is kept; a delivery report that came first
-// has set provider_id and a newer status already.
+// has set provider_id and a newer status already. The attempts of a send
+// are counted with their outcomes.
 func (q *Queries) MessageMarkSent(ctx context.Context, arg MessageMarkSentParams) error {
 	_, err := q.db.Exec(ctx, messageMarkSent, arg.ID, arg.ProviderID)
 	return err
@@ -569,16 +572,16 @@ func (q *Queries) MessageRequeue(ctx context.Context, id int64) (Message, error)
 	return i, err
 }
 
-const messageStartSending = `-- name: MessageStartSending :one
-UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = now()
-WHERE id = $1 AND provider_id IS NULL AND status IN ('queued', 'sending')
-RETURNING id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at
+const messageToSend = `-- name: MessageToSend :one
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages WHERE id = $1 AND provider_id IS NULL AND status IN ('queued', 'sending')
 `
 
-// Claims a queued message for one send attempt. Nothing comes back when the
-// message is finished or MessageBird already has it, so a retry never sends twice.
-func (q *Queries) MessageStartSending(ctx context.Context, id int64) (Message, error) {
-	row := q.db.QueryRow(ctx, messageStartSending, id)
+// A message due for a send attempt: read, not claimed, since a send job
+// runs in one worker at a time and the attempt's outcome is the one write
+// it costs. Nothing comes back when the message is finished or MessageBird
+// already has it, so a retry never sends twice.
+func (q *Queries) MessageToSend(ctx context.Context, id int64) (Message, error) {
+	row := q.db.QueryRow(ctx, messageToSend, id)
 	var i Message
 	err := row.Scan(
 		&i.ID,

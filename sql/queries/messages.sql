@@ -9,25 +9,27 @@ SELECT * FROM messages WHERE id = $1;
 -- name: MessageListByRide :many
 SELECT * FROM messages WHERE ride_id = $1 ORDER BY created_at, id;
 
--- name: MessageStartSending :one
--- Claims a queued message for one send attempt. Nothing comes back when the
--- message is finished or MessageBird already has it, so a retry never sends twice.
-UPDATE messages SET status = 'sending', attempts = attempts + 1, updated_at = now()
-WHERE id = $1 AND provider_id IS NULL AND status IN ('queued', 'sending')
-RETURNING *;
+-- name: MessageToSend :one
+-- A message due for a send attempt: read, not claimed, since a send job
+-- runs in one worker at a time and the attempt's outcome is the one write
+-- it costs. Nothing comes back when the message is finished or MessageBird
+-- already has it, so a retry never sends twice.
+SELECT * FROM messages WHERE id = $1 AND provider_id IS NULL AND status IN ('queued', 'sending');
 
 -- name: MessageMarkSent :exec
 -- Only the first acceptance is kept; a delivery report that came first
--- has set provider_id and a newer status already.
-UPDATE messages SET provider_id = $2, status = 'sent', last_error = NULL, updated_at = now()
+-- has set provider_id and a newer status already. The attempts of a send
+-- are counted with their outcomes.
+UPDATE messages SET provider_id = $2, status = 'sent', attempts = attempts + 1, last_error = NULL, updated_at = now()
 WHERE id = $1 AND provider_id IS NULL;
 
 -- name: MessageMarkRetrying :exec
-UPDATE messages SET status = 'queued', last_error = $2, updated_at = now()
+UPDATE messages SET status = 'queued', attempts = attempts + 1, last_error = $2, updated_at = now()
 WHERE id = $1 AND provider_id IS NULL;
 
 -- name: MessageMarkFailed :exec
-UPDATE messages SET status = 'failed', last_error = $2, updated_at = now()
+-- attempted: 1 when a send attempt failed, 0 when an operator cancelled.
+UPDATE messages SET status = 'failed', attempts = attempts + @attempted::integer, last_error = $2, updated_at = now()
 WHERE id = $1 AND provider_id IS NULL;
 
 -- name: MessageCreateInbound :one

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,8 +34,9 @@ const (
 )
 
 // MessageStatus is where a message is: an inbound one was received
-// (matched to a ride) or unmatched; an outbound one moves from queued
-// through sending to sent, delivered or failed.
+// (matched to a ride) or unmatched; an outbound one moves from queued to
+// sent, delivered or failed (rows written before 2026-12 may say sending:
+// a send attempt was claimed with a write of its own then).
 type MessageStatus string
 
 // The statuses of a message.
@@ -118,6 +120,11 @@ const (
 // MessageBird delivers it, it is forwarded once.
 func (s *Service) ReceiveSMS(ctx context.Context, in InboundSMS) (SMSOutcome, error) {
 	now := s.Now()
+	if s.SendAttempts > 0 {
+		if outcome, ok, err := s.forwardSMS(ctx, in, now); err != nil || ok {
+			return outcome, err
+		}
+	}
 	var outcome SMSOutcome
 	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
 		route, err := q.RouteFind(ctx, db.RouteFindParams{ProxyNumber: in.Recipient, CallerPhone: in.Originator, Now: now})
@@ -151,6 +158,73 @@ func (s *Service) ReceiveSMS(ctx context.Context, in InboundSMS) (SMSOutcome, er
 		return "", fmt.Errorf("record inbound SMS: %w", err)
 	}
 	return outcome, nil
+}
+
+// forwardSMSSQL records a text a route takes and queues its forward and
+// the forward's send job in one statement: one round trip and one commit
+// (the transaction in ReceiveSMS takes six). It inserts nothing when no
+// route takes the text (ok false: ReceiveSMS handles it) and no forward
+// for a repeated delivery. The send job is written as River's own insert
+// writes it (the columns not named keep their defaults), and River's
+// workers are woken the way River's client wakes them, on the channel
+// <schema>.river_insert, when $8 says so.
+const forwardSMSSQL = `WITH route AS (
+    SELECT r.ride_id, r.callee_phone FROM routes r
+    WHERE r.proxy_number_id = (SELECT p.id FROM proxy_numbers p WHERE p.number = $2)
+      AND r.caller_phone = $1 AND r.valid @> $5::timestamptz
+), inbound AS (
+    INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, received_id, created_at)
+    SELECT route.ride_id, 'inbound', 'inbound', $1, $2, $3, 'received', $4, $5 FROM route
+    ON CONFLICT (received_id) DO NOTHING
+    RETURNING id, ride_id
+), forward AS (
+    INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, forward_of)
+    SELECT inbound.ride_id, 'outbound', 'forward', $2, route.callee_phone, $6, 'queued', inbound.id FROM inbound, route
+    RETURNING id
+), job AS (
+    INSERT INTO river_job (args, kind, max_attempts, queue, state)
+    SELECT jsonb_build_object('message_id', forward.id), 'send_sms', $7, 'default', 'available' FROM forward
+    RETURNING id
+), wake AS (
+    SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}') FROM job WHERE $8::boolean
+)
+SELECT EXISTS (SELECT FROM route), EXISTS (SELECT FROM job), (SELECT count(*) FROM wake)`
+
+// forwardSMS is ReceiveSMS for a text a route takes, in one statement; ok
+// is false when no route took it.
+func (s *Service) forwardSMS(ctx context.Context, in InboundSMS, now time.Time) (outcome SMSOutcome, ok bool, err error) {
+	var routed, queued bool
+	var woken int
+	wake := workerWake.due()
+	err = s.DB.QueryRow(ctx, forwardSMSSQL, in.Originator, in.Recipient, in.Text, in.ID, now,
+		clip(in.Text, forwardLimit), s.SendAttempts, wake).Scan(&routed, &queued, &woken)
+	switch {
+	case err != nil:
+		return "", false, fmt.Errorf("record inbound SMS: %w", err)
+	case !routed:
+		return "", false, nil
+	case !queued:
+		return SMSDuplicate, true, nil
+	}
+	return SMSForwarded, true, nil
+}
+
+// wakeLimiter spaces the wake-ups of River's workers out as River's client
+// does (once per its FetchCooldown, 5 ms in jobs): each notifying
+// transaction takes PostgreSQL's notification lock as it commits, and a
+// worker woken 5 ms ago is still fetching.
+type wakeLimiter struct{ last atomic.Int64 }
+
+// workerWake is the process's: Services copied for a transaction share it.
+var workerWake wakeLimiter
+
+const wakeEvery = 5 * time.Millisecond
+
+// due reports whether this insert should wake the workers, and if so
+// counts it as done.
+func (w *wakeLimiter) due() bool {
+	now, last := time.Now().UnixNano(), w.last.Load()
+	return now-last >= int64(wakeEvery) && w.last.CompareAndSwap(last, now)
 }
 
 // outOfSession handles a text no route took: a past party of a ride on

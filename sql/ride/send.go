@@ -101,7 +101,7 @@ const (
 // error says why (a *SendError for the provider's part).
 func (s *Service) Deliver(ctx context.Context, sender Sender, id int64, attempt, maxAttempts int) (Delivery, error) {
 	q := s.queries()
-	msg, err := q.MessageStartSending(ctx, id)
+	msg, err := q.MessageToSend(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return DeliverySkipped, nil // finished, or MessageBird already accepted it
 	}
@@ -180,7 +180,7 @@ func (s *Service) markSent(ctx context.Context, msg db.Message, providerID strin
 // category, never a phone number) for the message.failed event.
 func (s *Service) markFailed(ctx context.Context, msg db.Message, reason string, failure SendFailure) error {
 	return s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
-		if err := q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: msg.ID, LastError: &reason}); err != nil {
+		if err := q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: msg.ID, LastError: &reason, Attempted: 1}); err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, EventMessageFailed, messageEvent{MessageID: msg.ID, RideID: msg.RideID, Kind: msg.Kind, Reason: string(failure)})

@@ -44,7 +44,8 @@ type Bundle struct {
 
 // New builds a Service on conn (nil: a transaction of the test, rolled
 // back at its end) for the Netherlands, in UTC, with a grace period of
-// 24 h, rides ended 12 h after pickup and a pool low under 3 numbers.
+// 24 h, rides ended 12 h after pickup, a pool low under 3 numbers and
+// forwards' send jobs written by the domain, as jobs.NewClient sets it.
 func New(t testing.TB, conn ride.DB) *Bundle {
 	t.Helper()
 	if conn == nil {
@@ -57,7 +58,7 @@ func New(t testing.TB, conn ride.DB) *Bundle {
 	clk := &Clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	svc := &ride.Service{DB: conn, Jobs: jobs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		DefaultCountry: "NL", GracePeriod: 24 * time.Hour, AutoEndAfter: 12 * time.Hour, PoolLowWatermark: 3,
-		Clock: clk.Now, Zone: time.UTC}
+		Clock: clk.Now, Zone: time.UTC, SendAttempts: river.MaxAttemptsDefault}
 	return &Bundle{Rides: svc, Clock: clk, DB: conn}
 }
 
