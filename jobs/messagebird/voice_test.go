@@ -70,6 +70,15 @@ func TestCallFlow_EscapesTheDestination(t *testing.T) {
 			if got := messagebird.Transferred(doc); got != dest {
 				t.Errorf("Transferred(CallFlow(%q)) = %q", dest, got)
 			}
+			// Byte for byte what encoding/xml writes.
+			want, err := xml.Marshal(struct {
+				XMLName     xml.Name `xml:"Transfer"`
+				Destination string   `xml:"destination,attr"`
+				Mask        bool     `xml:"mask,attr"`
+			}{Destination: dest[1:], Mask: true})
+			if err != nil || string(doc) != xml.Header+string(want) {
+				t.Errorf("CallFlow(%q) =\n%s\nencoding/xml writes\n%s%s (%v)", dest, doc, xml.Header, want, err)
+			}
 		})
 	}
 }

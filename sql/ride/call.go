@@ -136,6 +136,9 @@ type CallSpool interface {
 const (
 	callLogBatch = 1000    // the most calls one COPY writes
 	callLogLimit = 100_000 // calls kept while the database is away (≈ 40 MB)
+	// callLogLinger is how long the writer waits after a batch that was
+	// not full: a call is on record within that (plus a COPY) of its answer.
+	callLogLinger = 10 * time.Millisecond
 	// callLogCloseBudget is how long Close goes on trying to write
 	// before it spools what is left.
 	callLogCloseBudget = 5 * time.Second
@@ -203,6 +206,11 @@ func (l *CallLog) run() {
 		if err := l.rides.writeCalls(ctx, batch); err == nil {
 			l.taken(len(batch))
 			wait = 100 * time.Millisecond
+			if len(batch) < callLogBatch && stop != nil {
+				// Let calls gather: a COPY of a hundred rows costs the
+				// database little more than a COPY of one, and each commits.
+				time.Sleep(callLogLinger)
+			}
 			continue
 		}
 		// The database is away: keep the calls and try again.
