@@ -23,6 +23,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"birdcar/jobs"
+	"birdcar/jobs/messagebird"
 	"birdcar/jobs/messagebird/fakebird"
 	"birdcar/sql/dbtest"
 	"birdcar/sql/ride"
@@ -138,6 +139,7 @@ func apiPost(t *testing.T, base, path string, body any, out any) {
 }
 
 type apiRide struct {
+	ID          int64  `json:"id"`
 	ProxyNumber string `json:"proxy_number"`
 	customer    string
 	driver      string
@@ -357,6 +359,87 @@ func TestRoles_OneWebTwoWorkers(t *testing.T) {
 	for _, p := range []*process{webP, workerA, workerB} {
 		p.stop(t)
 	}
+}
+
+// TestRoles_TwoWebProcessesRouteAlike runs two web processes on one
+// database, each answering calls from its own route table, with no grace
+// period: a ride created through one is put through by the other at once,
+// and a ride ended through one stops routing there at once and in the
+// other as soon as the notice arrives.
+func TestRoles_TwoWebProcessesRouteAlike(t *testing.T) {
+	t.Parallel()
+	_, _, env, baseA := processSetup(t, 0)
+	env = append(env, "RIDE_GRACE_PERIOD=0s")
+	portB := freePort(t)
+	baseB := fmt.Sprintf("http://127.0.0.1:%d", portB)
+	a := startProcess(t, "serve --role=web", env...)
+	b := startProcess(t, "serve --role=web", append(env, fmt.Sprintf("PORT=%d", portB))...)
+	waitHealthy(t, baseA, a)
+	waitHealthy(t, baseB, b)
+	makeRides(t, baseA, 0) // the numbers
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			create, end := baseA, baseB
+			if i%2 == 1 {
+				create, end = baseB, baseA
+			}
+			var c, d struct {
+				ID    int64  `json:"id"`
+				Phone string `json:"phone"`
+			}
+			apiPost(t, create, "/api/v1/customers", map[string]string{"name": "C", "phone": fmt.Sprintf("+316100%05d", i)}, &c)
+			apiPost(t, create, "/api/v1/drivers", map[string]string{"name": "D", "phone": fmt.Sprintf("+316200%05d", i)}, &d)
+			var r apiRide
+			apiPost(t, create, "/api/v1/rides", map[string]any{"customer_id": c.ID, "driver_id": d.ID, "start": "A", "destination": "B",
+				"pickup_at": time.Now().Add(time.Hour).Format(time.RFC3339)}, &r)
+			for _, base := range []string{end, create} {
+				if got := callVia(t, base, c.Phone, r.ProxyNumber); got != d.Phone {
+					t.Errorf("%s, new ride %d: customer put through to %q, want %s", base, r.ID, got, d.Phone)
+				}
+				if got := callVia(t, base, d.Phone, r.ProxyNumber); got != c.Phone {
+					t.Errorf("%s, new ride %d: driver put through to %q, want %s", base, r.ID, got, c.Phone)
+				}
+			}
+			req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/rides/%d/end", end, r.ID), strings.NewReader(`{"status":"cancelled"}`))
+			req.Header.Set("Authorization", "Bearer "+processToken)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Errorf("end ride %d: %v %v", r.ID, resp, err)
+				return
+			}
+			resp.Body.Close()
+			ended := time.Now()
+			if got := callVia(t, end, c.Phone, r.ProxyNumber); got != "" {
+				t.Errorf("ride %d ended through %s: it still put a call through to %s", r.ID, end, got)
+			}
+			for callVia(t, create, c.Phone, r.ProxyNumber) != "" {
+				if time.Since(ended) > 5*time.Second {
+					t.Errorf("ride %d ended through %s: %s still routes it after 5 s", r.ID, end, create)
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	a.stop(t)
+	b.stop(t)
+}
+
+// callVia asks base's voice webhook how a call from caller (E.164) to
+// proxy is answered: the number it is put through to, or "".
+func callVia(t *testing.T, base, caller, proxy string) string {
+	q := url.Values{"source": {caller[1:]}, "destination": {proxy[1:]}, "callID": {"c"}}
+	resp, err := http.Get(base + "/webhook-voice?" + q.Encode())
+	if err != nil {
+		t.Error(err)
+		return ""
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return messagebird.Transferred(body)
 }
 
 // TestShutdown_SIGTERMDuringBurst stops BirdCar with SIGTERM while it takes
