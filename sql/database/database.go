@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,6 +32,12 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		// workers and the webhooks sharing one pool.
 		pcfg.MaxConns = defaultPoolSize
 	}
+	// Every connection is opened at start-up and kept. Grown on demand,
+	// the pool met the first burst of traffic with no idle connection:
+	// each waiting request opened its own (a server process forked,
+	// authenticated, its caches empty) and a second of forwards stalled
+	// behind them (issue 15's forward-latency stall).
+	pcfg.MinConns = pcfg.MaxConns
 	if _, set := pcfg.ConnConfig.RuntimeParams["statement_timeout"]; !set {
 		// Every statement the app runs takes milliseconds: one that hangs
 		// (a lock, a lost plan) should fail the request, not hold a
@@ -47,7 +54,29 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		pool.Close()
 		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d: %w", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, Cause(err))
 	}
+	warm(pingCtx, pool)
 	return pool, nil
+}
+
+// warm opens the pool's connections now, all at once, rather than leaving
+// them to pgxpool's background fill. It is best effort: a server with
+// fewer free connections leaves the pool smaller, as it would anyway.
+func warm(ctx context.Context, pool *pgxpool.Pool) {
+	n := int(pool.Config().MaxConns)
+	conns := make(chan *pgxpool.Conn, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if c, err := pool.Acquire(ctx); err == nil {
+				conns <- c
+			}
+		})
+	}
+	wg.Wait()
+	close(conns)
+	for c := range conns {
+		c.Release()
+	}
 }
 
 // Cause keeps the innermost error of a chain, following the first of
