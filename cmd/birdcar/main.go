@@ -202,6 +202,7 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 		return err
 	}
 	rides.Jobs = client
+	database.Warm(ctx, pool, rides.WarmUp)
 	if runsWorkers {
 		// Not ctx: a signal must not cancel the sends in flight (a send
 		// MessageBird accepted but we never recorded would go twice);

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -32,12 +33,14 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		// workers and the webhooks sharing one pool.
 		pcfg.MaxConns = defaultPoolSize
 	}
-	// Every connection is opened at start-up and kept. Grown on demand,
-	// the pool met the first burst of traffic with no idle connection:
-	// each waiting request opened its own (a server process forked,
-	// authenticated, its caches empty) and a second of forwards stalled
-	// behind them (issue 15's forward-latency stall).
+	// Every connection is kept (and opened at start-up: Warm). Grown on
+	// demand, the pool met the first burst of traffic with no idle
+	// connection: each waiting request opened its own (a server process
+	// forked, authenticated, its caches empty) and a second of forwards
+	// stalled behind them (issue 15's forward-latency stall). Opened
+	// together, the connections must not all expire together either.
 	pcfg.MinConns = pcfg.MaxConns
+	pcfg.MaxConnLifetimeJitter = pcfg.MaxConnLifetime / 4
 	if _, set := pcfg.ConnConfig.RuntimeParams["statement_timeout"]; !set {
 		// Every statement the app runs takes milliseconds: one that hangs
 		// (a lock, a lost plan) should fail the request, not hold a
@@ -54,21 +57,29 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		pool.Close()
 		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d: %w", pcfg.ConnConfig.Host, pcfg.ConnConfig.Port, Cause(err))
 	}
-	warm(pingCtx, pool)
 	return pool, nil
 }
 
-// warm opens the pool's connections now, all at once, rather than leaving
-// them to pgxpool's background fill. It is best effort: a server with
-// fewer free connections leaves the pool smaller, as it would anyway.
-func warm(ctx context.Context, pool *pgxpool.Pool) {
+// Warm opens every connection of the pool now, all at once, and runs fn
+// (when not nil) once on each: the first statements on a new connection
+// cost ten times what they cost later (the server process loads its
+// catalog caches and plans), and a web process should pay that before its
+// first webhook, not during it. It is best effort: a server with fewer
+// free connections leaves the pool smaller, as it would anyway, and a
+// failing fn leaves a connection cold.
+func Warm(ctx context.Context, pool *pgxpool.Pool, fn func(context.Context, *pgx.Conn) error) {
 	n := int(pool.Config().MaxConns)
 	conns := make(chan *pgxpool.Conn, n)
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			if c, err := pool.Acquire(ctx); err == nil {
-				conns <- c
+			c, err := pool.Acquire(ctx)
+			if err != nil {
+				return
+			}
+			conns <- c
+			if fn != nil {
+				_ = fn(ctx, c.Conn())
 			}
 		})
 	}
