@@ -112,15 +112,18 @@ INSERT_REF=$(tps ref-insert-c64)
 measure voice-load "$BIN/birdcar-load" -token $TOKEN -fake http://127.0.0.1:8081 -mode voice -concurrency 64 -duration 10s
 awk -v ref="$SELECT_BEST" '$1=="voice" {printf "  voice (load tool, answers checked): %s, %.0f req/s = %.2f x pgbench -S; p50 %s p99 %s\n", $0, $5, $5/ref, $6, $8}' "$OUT/voice-load.out" | tee -a "$SUM"
 grep -iE 'wrong|fault|error' "$OUT/voice-load.out" | head -5 | sed 's/^/  /' | tee -a "$SUM"
-ROUTE=$(psql -tA "$DB/birdcar" -c "SELECT ltrim(r.caller_phone, '+') || ' ' || ltrim(p.number, '+') FROM routes r JOIN proxy_numbers p ON p.id = r.proxy_number_id WHERE upper_inf(r.valid) LIMIT 1")
+ROUTE=$(psql -tA -F' ' "$DB/birdcar" -c "SELECT ltrim(r.caller_phone, '+'), ltrim(p.number, '+'), ltrim(r.callee_phone, '+') FROM routes r
+  JOIN proxy_numbers p ON p.id = r.proxy_number_id WHERE upper_inf(r.valid) LIMIT 1")
 set -- $ROUTE
-measure voice-wrk wrk -t2 -c64 -d10s --latency "http://127.0.0.1:8080/webhook-voice?source=$1&destination=$2&callID=x"
+export WANT=$3
+measure voice-wrk wrk -t2 -c64 -d10s --latency -s "$(dirname "$0")/voice-check.lua" "http://127.0.0.1:8080/webhook-voice?source=$1&destination=$2&callID=x"
 RPS=$(awk '/Requests\/sec/ {print $2}' "$OUT/voice-wrk.out")
-printf '  voice (wrk): %.0f req/s = %.2f x pgbench -S; p50 %s p99 %s\n' "$RPS" "$(echo "$RPS / $SELECT_BEST" | bc -l)" \
-  "$(awk '$1=="50%" {print $2}' "$OUT/voice-wrk.out")" "$(awk '$1=="99%" {print $2}' "$OUT/voice-wrk.out")" | tee -a "$SUM"
+printf '  voice (wrk, answers checked): %.0f req/s = %.2f x pgbench -S; p50 %s p99 %s; %s\n' "$RPS" "$(echo "$RPS / $SELECT_BEST" | bc -l)" \
+  "$(awk '$1=="50%" {print $2}' "$OUT/voice-wrk.out")" "$(awk '$1=="99%" {print $2}' "$OUT/voice-wrk.out")" \
+  "$(grep 'answers checked' "$OUT/voice-wrk.out")" | tee -a "$SUM"
 
 measure sms-saturated "$BIN/birdcar-load" -token $TOKEN -fake http://127.0.0.1:8081 -mode sms -rate 3000 -duration 10s -drain 60s -require-exact
-awk -v ref="$INSERT_REF" '$1=="sms" {printf "  SMS saturated: %d acknowledged in %s s = %.0f/s = %.3f x INSERT per commit; %.0f/s answered 503; p50 %s p99 %s\n", $3, $4, $3/$4, $3/$4/ref, $10/$4, $6, $8}' "$OUT/sms-saturated.out" | tee -a "$SUM"
+awk -v ref="$INSERT_REF" '$1=="sms" && NF>8 {printf "  SMS saturated: %d acknowledged in %s s = %.0f/s = %.3f x INSERT per commit; %.0f/s answered 503; p50 %s p99 %s\n", $3, $4, $3/$4, $3/$4/ref, $10/$4, $6, $8}' "$OUT/sms-saturated.out" | tee -a "$SUM"
 grep -E 'lost|duplicated' "$OUT/sms-saturated.out" | tr -s ' ' | sed 's/^/  /' | tee -a "$SUM"
 
 stop_birdcar; kill $FAKE; wait $FAKE 2>/dev/null
