@@ -18,6 +18,10 @@ import (
 // pool_max_conns.
 const defaultPoolSize = 20
 
+// connectTimeout bounds opening a connection unless the URL sets
+// connect_timeout.
+const connectTimeout = 5 * time.Second
+
 // statementTimeout bounds each statement unless the URL sets its own.
 const statementTimeout = "10s"
 
@@ -41,6 +45,12 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	// together, the connections must not all expire together either.
 	pcfg.MinConns = pcfg.MaxConns
 	pcfg.MaxConnLifetimeJitter = pcfg.MaxConnLifetime / 4
+	if pcfg.ConnConfig.ConnectTimeout == 0 {
+		// A server that accepts and never answers (a failover, a
+		// partition) must not hold a connection attempt for ever: callers
+		// waiting for it, and Close, which waits for the pool's own.
+		pcfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
 	if _, set := pcfg.ConnConfig.RuntimeParams["statement_timeout"]; !set {
 		// Every statement the app runs takes milliseconds: one that hangs
 		// (a lock, a lost plan) should fail the request, not hold a

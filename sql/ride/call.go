@@ -186,10 +186,16 @@ func (l *CallLog) Close() {
 
 func (l *CallLog) run() {
 	defer close(l.done)
+	// Cancelled callLogCloseBudget after Close: a write that hangs on an
+	// unanswering server gives way to the spool before a supervisor's
+	// kill (35 s in deploy/).
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var deadline <-chan time.Time
 	stop := l.stop
+	closing := func() {
+		stop = nil
+		time.AfterFunc(callLogCloseBudget, cancel)
+	}
 	for wait := 100 * time.Millisecond; ; {
 		batch := l.next()
 		if len(batch) == 0 {
@@ -199,11 +205,21 @@ func (l *CallLog) run() {
 			select {
 			case <-l.wake:
 			case <-stop:
-				stop, deadline = nil, time.After(callLogCloseBudget)
+				closing()
 			}
 			continue
 		}
-		if err := l.rides.writeCalls(ctx, batch); err == nil {
+		err := l.rides.writeCalls(ctx, batch)
+		if err != nil && !Unreachable(err) && len(batch) > 1 {
+			// Refused, not for want of a database: one bad row fails a
+			// COPY, so the rows go one by one and only bad ones are lost
+			// (writeCalls logs them), rather than stalling every call after.
+			for _, c := range batch {
+				_ = l.rides.writeCalls(ctx, []callRecord{c})
+			}
+			err = nil
+		}
+		if err == nil || !Unreachable(err) {
 			l.taken(len(batch))
 			wait = 100 * time.Millisecond
 			if len(batch) < callLogBatch && stop != nil {
@@ -218,8 +234,8 @@ func (l *CallLog) run() {
 		case <-time.After(wait):
 			wait = min(2*wait, 5*time.Second)
 		case <-stop:
-			stop, deadline = nil, time.After(callLogCloseBudget)
-		case <-deadline:
+			closing()
+		case <-ctx.Done():
 			l.save()
 			return
 		}
@@ -290,7 +306,7 @@ func (l *CallLog) unspool() {
 
 // writeCalls stores calls and enqueues their events in one transaction.
 func (s *Service) writeCalls(ctx context.Context, recs []callRecord) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	calls := make([]db.CallCreateManyParams, len(recs))
 	var events []river.InsertManyParams
@@ -312,8 +328,13 @@ func (s *Service) writeCalls(ctx context.Context, recs []callRecord) error {
 			return err
 		})
 	}
+	switch {
+	case Unreachable(err):
+		s.logger().Warn("record calls: the database is away, will try again", "calls", len(calls), "err", err)
+	case err != nil:
+		s.logger().Error("calls not recorded", "calls", len(calls), "err", err)
+	}
 	if err != nil {
-		s.logger().Warn("record calls: will try again", "calls", len(calls), "err", err)
 		return fmt.Errorf("record %d calls: %w", len(calls), err)
 	}
 	return nil

@@ -64,3 +64,22 @@ func TestCallLog_WritesEveryCallByClose(t *testing.T) {
 		t.Errorf("%d calls written, want 2000", n)
 	}
 }
+
+// TestCallLog_BadCallDoesNotStall queues a call the database refuses among
+// good ones: the good ones are written all the same.
+func TestCallLog_BadCallDoesNotStall(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.FreshDB(t)
+	f := activeRide(t, pool)
+	f.Rides.CallLog = ride.NewCallLog(f.Rides, nil)
+	for i := range 10 {
+		if i == 3 {
+			ride.RecordBadCall(f.Rides.CallLog)
+		}
+		f.call(t, f.customer.Phone, f.proxy)
+	}
+	f.Rides.CallLog.Close()
+	if n := dbtest.Rows(t, pool, "calls"); n != 10 {
+		t.Errorf("%d calls written, want the 10 good ones", n)
+	}
+}

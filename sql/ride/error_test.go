@@ -1,9 +1,14 @@
 package ride_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"birdcar/sql/ride"
 )
@@ -33,5 +38,28 @@ func TestError_NamesAndCodes(t *testing.T) {
 				t.Errorf("code %s (kind %d) named %q; want %s (kind %d) named %q", code, code.Kind(), name, tt.code, tt.kind, tt.want)
 			}
 		})
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"server shutting down", &pgconn.PgError{Code: "57P01"}, true},
+		{"server starting", &pgconn.PgError{Code: "57P03"}, true},
+		{"connection failure", &pgconn.PgError{Code: "08006"}, true},
+		{"statement timeout", &pgconn.PgError{Code: "57014"}, false},
+		{"constraint", &pgconn.PgError{Code: "23505"}, false},
+		{"refused", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
+		{"caller's deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), false},
+		{"EOF", io.ErrUnexpectedEOF, true},
+	} {
+		if got := ride.Unreachable(tt.err); got != tt.want {
+			t.Errorf("%s: Unreachable(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
+		}
 	}
 }

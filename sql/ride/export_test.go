@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"birdcar/sql/db"
 )
@@ -40,4 +41,10 @@ func memString(r memRoute) string {
 		until = "∞"
 	}
 	return fmt.Sprintf("%s→%s ride %d [%s, %s)", r.caller, r.callee, r.rideID, r.from.UTC(), until)
+}
+
+// RecordBadCall queues a call the database refuses (an outcome its check
+// does not know).
+func RecordBadCall(l *CallLog) {
+	l.Record(callRecord{Call: db.CallCreateManyParams{CallID: "bad", Outcome: "bogus", CreatedAt: time.Now()}})
 }

@@ -85,11 +85,18 @@ func Unreachable(err error) bool {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		var connErr *pgconn.ConnectError
+		if errors.As(err, &connErr) {
+			return true // refused, or no answer within the connect timeout
+		}
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return false // the caller's time ran out: not the server's state
+		}
 		var netErr net.Error
-		return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
+		return errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
 			errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
 	}
-	// Classes 08 and 57: the server is going away or not yet there ("the
-	// database system is starting up"), not failing a query.
-	return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57")
+	// Class 08 and 57P01-57P03: the connection failed, or the server is
+	// going away or not yet there ("the database system is starting up"),
+	// not failing a query (57014, a statement timeout, is a failure).
+	return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P0")
 }

@@ -125,19 +125,20 @@ func (t *RouteTable) Run(ctx context.Context) {
 		}
 	}()
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		started := time.Now()
 		err := t.follow(ctx)
 		t.setLive(false)
 		if ctx.Err() != nil {
 			return
+		}
+		if time.Since(started) > time.Minute {
+			wait = 100 * time.Millisecond // it had been up: try again at once
 		}
 		t.rides.logger().Warn("route table: lost the database, calls use the routes as they were until it is back", "err", err)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
-		}
-		if err == nil {
-			wait = 100 * time.Millisecond
 		}
 	}
 }
@@ -286,7 +287,7 @@ func (s *Service) findRoute(ctx context.Context, proxy, caller string, now time.
 	case errors.Is(err, pgx.ErrNoRows):
 		return route{}, false, nil
 	}
-	if t != nil {
+	if t != nil && Unreachable(err) {
 		if r, ok := t.find(proxy, caller, now); ok {
 			return route{r.rideID, r.callee}, true, nil
 		}
