@@ -10,6 +10,22 @@ import (
 	"time"
 )
 
+const callRedactLate = `-- name: CallRedactLate :exec
+UPDATE calls c SET source = '', destination = '',
+    transferred_to = CASE WHEN c.transferred_to IS NULL THEN NULL ELSE '' END
+FROM rides r
+WHERE c.ride_id = r.id AND r.redacted_at IS NOT NULL
+  AND c.call_id = ANY($1::text[]) AND c.source || c.destination <> ''
+`
+
+// Blanks, as RideRedact does, the calls among call_ids whose ride was
+// redacted (or its party erased) before they were written: calls kept
+// while the database was away, or spooled, are written late.
+func (q *Queries) CallRedactLate(ctx context.Context, callIds []string) error {
+	_, err := q.db.Exec(ctx, callRedactLate, callIds)
+	return err
+}
+
 const idempotencyForget = `-- name: IdempotencyForget :exec
 DELETE FROM api_idempotency a
 WHERE EXISTS (SELECT 1 FROM unnest($1::text[]) t WHERE position(convert_to(t, 'UTF8') IN a.body) > 0)

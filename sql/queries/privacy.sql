@@ -89,3 +89,13 @@ UNION ALL SELECT id, name, phone FROM d UNION ALL SELECT id, name, phone FROM du
 -- foreign keys hold their rows.
 SELECT (SELECT c.phone::text FROM customers c WHERE c.id = @customer_id::bigint)::text AS customer_phone,
        (SELECT d.phone::text FROM drivers d WHERE d.id = @driver_id::bigint)::text AS driver_phone;
+
+-- name: CallRedactLate :exec
+-- Blanks, as RideRedact does, the calls among call_ids whose ride was
+-- redacted (or its party erased) before they were written: calls kept
+-- while the database was away, or spooled, are written late.
+UPDATE calls c SET source = '', destination = '',
+    transferred_to = CASE WHEN c.transferred_to IS NULL THEN NULL ELSE '' END
+FROM rides r
+WHERE c.ride_id = r.id AND r.redacted_at IS NOT NULL
+  AND c.call_id = ANY(@call_ids::text[]) AND c.source || c.destination <> '';

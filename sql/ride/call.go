@@ -123,6 +123,10 @@ type CallLog struct {
 	mu      sync.Mutex
 	pending []callRecord
 	dropped int
+	// late: the calls waiting were held back (the database was away, or
+	// they come from the spool), so their ride may have been redacted
+	// meanwhile.
+	late bool
 }
 
 // CallSpool keeps the calls a CallLog could not write before its process
@@ -219,6 +223,9 @@ func (l *CallLog) run() {
 			}
 			err = nil
 		}
+		if err == nil && l.isLate() {
+			l.rides.redactLate(ctx, batch)
+		}
 		if err == nil || !Unreachable(err) {
 			l.taken(len(batch))
 			wait = 100 * time.Millisecond
@@ -230,6 +237,9 @@ func (l *CallLog) run() {
 			continue
 		}
 		// The database is away: keep the calls and try again.
+		l.mu.Lock()
+		l.late = true
+		l.mu.Unlock()
 		select {
 		case <-time.After(wait):
 			wait = min(2*wait, 5*time.Second)
@@ -259,6 +269,15 @@ func (l *CallLog) taken(n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.pending = append(l.pending[:0:0], l.pending[n:]...)
+	if len(l.pending) == 0 {
+		l.late = false
+	}
+}
+
+func (l *CallLog) isLate() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.late
 }
 
 // save hands the calls still waiting to the spool.
@@ -300,7 +319,21 @@ func (l *CallLog) unspool() {
 		}
 	}
 	if len(l.pending) > 0 {
+		l.late = true
 		log.Info("writing calls spooled by an earlier process", "calls", len(l.pending))
+	}
+}
+
+// redactLate blanks the phones of calls written after their ride was
+// redacted; a failure is logged, and retention's next pass does not
+// return to a redacted ride, so it is an error.
+func (s *Service) redactLate(ctx context.Context, recs []callRecord) {
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.Call.CallID
+	}
+	if err := s.queries().CallRedactLate(ctx, ids); err != nil {
+		s.logger().Error("calls written late: their redaction failed", "calls", len(ids), "err", err)
 	}
 }
 

@@ -1,7 +1,9 @@
 package ride_test
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"birdcar/sql/dbtest"
 	"birdcar/sql/ride"
@@ -81,5 +83,43 @@ func TestCallLog_BadCallDoesNotStall(t *testing.T) {
 	f.Rides.CallLog.Close()
 	if n := dbtest.Rows(t, pool, "calls"); n != 10 {
 		t.Errorf("%d calls written, want the 10 good ones", n)
+	}
+}
+
+// memSpool is a CallSpool in memory.
+type memSpool struct{ data []byte }
+
+func (m *memSpool) Save(data []byte) error { m.data = data; return nil }
+func (m *memSpool) Take() ([]byte, error) {
+	data := m.data
+	m.data = nil
+	return data, nil
+}
+
+// TestCallLog_SpooledCallsOfARedactedRide writes a call an earlier process
+// spooled, whose ride was redacted since: it is stored without its phones.
+func TestCallLog_SpooledCallsOfARedactedRide(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.FreshDB(t)
+	f := activeRide(t, pool)
+	f.Rides.Retention = time.Hour
+	if _, err := f.Rides.EndRide(t.Context(), f.ride.ID, ride.RideCompleted); err != nil {
+		t.Fatal(err)
+	}
+	f.Clock.Advance(f.Rides.GracePeriod + 2*time.Hour)
+	if n, err := f.Rides.RedactExpired(t.Context()); err != nil || n != 1 {
+		t.Fatalf("redacted %d rides, %v", n, err)
+	}
+	spool := &memSpool{data: fmt.Appendf(nil, `[{"Call": {"RideID": %d, "CallID": "late-1", "Source": %q, "Destination": %q,
+		"TransferredTo": %q, "Outcome": "transferred", "CreatedAt": "2026-05-01T12:30:00Z"}}]`,
+		f.ride.ID, f.customer.Phone[1:], f.proxy[1:], f.drv.Phone)}
+	log := ride.NewCallLog(f.Rides, spool)
+	log.Close()
+	var source, to string
+	if err := pool.QueryRow(t.Context(), `SELECT source, coalesce(transferred_to, '-') FROM calls WHERE call_id = 'late-1'`).Scan(&source, &to); err != nil {
+		t.Fatal(err)
+	}
+	if source != "" || to != "" {
+		t.Errorf("spooled call of a redacted ride stored with source %q, transferred to %q; want both blank", source, to)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"birdcar/sql/db"
@@ -34,7 +35,9 @@ import (
 //   - So memory can be wrong only by answering with a route that was
 //     just ended or cut, for as long as the notice takes to arrive
 //     (milliseconds: the staleness bound is the notification's delivery
-//     plus one indexed read). An ended ride routes for its grace period
+//     plus one indexed read), or, should the listening connection die
+//     without a word, until the heartbeat notices (15 s at most); a
+//     connection that fails outright makes the table not live at once. An ended ride routes for its grace period
 //     anyway, and the process that ends a ride cuts its routes in memory
 //     at once (Cut), so only other processes see the old route, for that
 //     delay.
@@ -62,6 +65,12 @@ type memRoute struct {
 func (r memRoute) validAt(t time.Time) bool {
 	return !t.Before(r.from) && (r.open || t.Before(r.until))
 }
+
+// routesHeartbeat is how long the table waits for a notice before it
+// checks its connection (answering within half of it): a connection that
+// died silently is noticed within 1.5 times this, the longest the table
+// can miss a change.
+const routesHeartbeat = 10 * time.Second
 
 // routesChannel is the channel routes_notify() notifies on: a proxy
 // number's id, or "*" after a TRUNCATE.
@@ -162,7 +171,20 @@ func (t *RouteTable) follow(ctx context.Context) error {
 	t.setLive(true)
 	t.rides.logger().Info("route table: live", "routes", t.Len())
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		wait, cancel := context.WithTimeout(ctx, routesHeartbeat)
+		n, err := conn.WaitForNotification(wait)
+		cancel()
+		if err != nil && ctx.Err() == nil && pgconn.Timeout(err) {
+			// Silence: make sure the connection is still there, since a
+			// dead one (a partition, a failed-over server) can look just
+			// as quiet, and memory would then miss every change.
+			ping, cancel := context.WithTimeout(ctx, routesHeartbeat/2)
+			err = conn.Ping(ping)
+			cancel()
+			if err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			return err
 		}
