@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
+
 	"birdcar/sql/dbtest"
 	"birdcar/sql/ride"
 )
@@ -282,5 +284,42 @@ func TestTimeline(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("timeline:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestReceiveSMS_SendJobAsRiverWritesIt compares the send job the
+// one-statement path writes for a forward with the one River's client
+// inserts for the same arguments: every column River reads agrees.
+func TestReceiveSMS_SendJobAsRiverWritesIt(t *testing.T) {
+	t.Parallel()
+	f := activeRide(t, nil)
+	ctx := t.Context()
+	if _, err := f.Rides.ReceiveSMS(ctx, ride.InboundSMS{ID: "mb-job", Originator: f.customer.Phone, Recipient: f.proxy, Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	fwd, err := f.Rides.ForwardOf(ctx, "mb-job")
+	if err != nil || fwd == nil {
+		t.Fatalf("forward %v, %v", fwd, err)
+	}
+	tx := f.DB.(pgx.Tx)
+	if _, err := f.Rides.Jobs.InsertTx(ctx, tx, ride.SendArgs{MessageID: fwd.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	const columns = `SELECT args::text, kind, max_attempts, priority, queue, state::text, tags::text, metadata::text,
+		unique_key IS NULL, unique_states IS NULL, attempt, errors IS NULL, scheduled_at = created_at
+		FROM river_job WHERE (args->>'message_id')::bigint = $1 ORDER BY id`
+	rows, err := tx.Query(ctx, columns, fwd.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		vals, err := r.Values()
+		return fmt.Sprint(vals), err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != got[1] {
+		t.Errorf("send jobs for the forward:\n%s\nwant two alike: ours first, River's second", strings.Join(got, "\n"))
 	}
 }
