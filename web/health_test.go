@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"birdcar/sql/database"
 	"birdcar/sql/dbtest"
 	"birdcar/sql/localpg"
@@ -86,44 +88,8 @@ func TestReadyz_MigrationsBehind(t *testing.T) {
 func TestReadyz_DatabaseRestart(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	// dbtest's prefix: should this test die with the cluster running, the
-	// next test binary reaps it. A new path: as root, localpg hands the
-	// postgres user only a directory it creates.
-	dir := filepath.Join(os.TempDir(), "birdcar-dbtest-readyz-"+rand.Text())
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	start := func(port int) *localpg.Cluster {
-		t.Helper()
-		c, err := localpg.Start(ctx, localpg.Options{DataDir: dir, Fast: true, Port: port})
-		if errors.Is(err, localpg.ErrNoBinaries) {
-			t.Skip(err)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := c.Stop(); err != nil {
-				t.Errorf("stop PostgreSQL: %v", err)
-			}
-		})
-		return c
-	}
-	cluster := start(0)
-	u, err := url.Parse(cluster.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := strconv.Atoi(u.Port())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := database.Open(ctx, cluster.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := migrations.Apply(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	c := ownCluster(t)
+	pool, port := c.pool, c.port
 	b := &testBundle{srv: NewServer(ctx, &Server{Rides: &ride.Service{DB: pool}, Logger: slog.New(slog.DiscardHandler)})}
 
 	// waitReady polls until /readyz answers wantStatus with a database
@@ -145,9 +111,7 @@ func TestReadyz_DatabaseRestart(t *testing.T) {
 	}
 	waitReady(http.StatusOK, "ok")
 
-	if err := cluster.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	c.stop(t)
 	r := waitReady(http.StatusServiceUnavailable, "unreachable: ")
 	// Safe to show: nothing of the URL.
 	for _, v := range r.Checks {
@@ -156,6 +120,67 @@ func TestReadyz_DatabaseRestart(t *testing.T) {
 		}
 	}
 
-	start(port)
+	c.start(t)
 	waitReady(http.StatusOK, "ok")
+}
+
+// ownedCluster is a PostgreSQL of a test's own, migrated, with a pool on
+// it, which the test stops and starts again (on the same port, so the pool
+// finds it).
+type ownedCluster struct {
+	dir     string
+	port    int
+	cluster *localpg.Cluster
+	pool    *pgxpool.Pool
+}
+
+func ownCluster(t *testing.T) *ownedCluster {
+	t.Helper()
+	// dbtest's prefix: should this test die with the cluster running, the
+	// next test binary reaps it. A new path: as root, localpg hands the
+	// postgres user only a directory it creates.
+	c := &ownedCluster{dir: filepath.Join(os.TempDir(), "birdcar-dbtest-own-"+rand.Text())}
+	t.Cleanup(func() { os.RemoveAll(c.dir) })
+	c.start(t)
+	u, err := url.Parse(c.cluster.URL())
+	if err == nil {
+		c.port, err = strconv.Atoi(u.Port())
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.pool, err = database.Open(t.Context(), c.cluster.URL()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.pool.Close)
+	if err := migrations.Apply(t.Context(), c.pool); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// start starts the cluster (on its port, once it has one), stopped at the
+// test's end.
+func (c *ownedCluster) start(t *testing.T) {
+	t.Helper()
+	cluster, err := localpg.Start(t.Context(), localpg.Options{DataDir: c.dir, Fast: true, Port: c.port})
+	if errors.Is(err, localpg.ErrNoBinaries) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cluster = cluster
+	t.Cleanup(func() {
+		if err := cluster.Stop(); err != nil {
+			t.Errorf("stop PostgreSQL: %v", err)
+		}
+	})
+}
+
+func (c *ownedCluster) stop(t *testing.T) {
+	t.Helper()
+	if err := c.cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,23 +1,15 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"birdcar/jobs"
-	"birdcar/sql/localpg"
-	"birdcar/sql/migrations"
 	"birdcar/sql/ride"
 )
 
@@ -30,32 +22,8 @@ import (
 func TestOutage_CallsGoThrough(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	dir, err := os.MkdirTemp("", "birdcar-outage-")
-	if err == nil {
-		err = os.Chmod(dir, 0o711) // PostgreSQL runs as its own user when we are root
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	pgDir := filepath.Join(dir, "pg")
-	cluster, err := localpg.Start(ctx, localpg.Options{DataDir: pgDir, Fast: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cluster.Stop()
-		_ = localpg.Remove(context.Background(), pgDir)
-		os.RemoveAll(dir)
-	})
-	pgURL := cluster.URL()
-	pool, err := pgxpool.New(ctx, pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if err := migrations.Apply(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	c := ownCluster(t)
+	pool := c.pool
 	fake, sender := fakeMessageBird(t)
 	rides := &ride.Service{DefaultCountry: "NL", GracePeriod: time.Hour}
 	base := serveOn(t, pool, jobs.Config{Sender: sender}, rides, &Server{})
@@ -79,9 +47,7 @@ func TestOutage_CallsGoThrough(t *testing.T) {
 		return rides.Routes.Live() && rides.Routes.Len() == 2 // one route each way
 	})
 
-	if err := cluster.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	c.stop(t)
 	t.Log("PostgreSQL stopped")
 	if code, body := get(t, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"database":"unreachable`) {
 		t.Errorf("/readyz during the outage: %d %s", code, body)
@@ -111,13 +77,7 @@ func TestOutage_CallsGoThrough(t *testing.T) {
 		t.Errorf("SMS during the outage: %d after %v, want 503 within a second", resp.StatusCode, took)
 	}
 
-	port, err := strconvPort(pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cluster, err = localpg.Start(ctx, localpg.Options{DataDir: pgDir, Fast: true, Port: port}); err != nil {
-		t.Fatal(err)
-	}
+	c.start(t)
 	t.Log("PostgreSQL started again")
 	// MessageBird retries until it gets a 200.
 	waitUntil(t, "the SMS webhook to take the retried text", func() bool {
@@ -175,12 +135,4 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func strconvPort(rawURL string) (int, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(u.Port())
 }

@@ -174,13 +174,6 @@ func (l *CallLog) Record(c callRecord) {
 	}
 }
 
-// Waiting is how many calls wait to be written.
-func (l *CallLog) Waiting() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.pending)
-}
-
 // Close writes what is queued, trying for callLogCloseBudget, spools the
 // rest and stops the writer. Record must not be called after Close.
 func (l *CallLog) Close() {

@@ -89,10 +89,14 @@ func (t *RouteTable) Live() bool {
 	return t.live
 }
 
-// find is the route in memory for caller through proxy at now.
-func (t *RouteTable) find(proxy, caller string, now time.Time) (memRoute, bool) {
+// find is the route in memory for caller through proxy at now; with
+// liveOnly, none while the table does not follow the database.
+func (t *RouteTable) find(proxy, caller string, now time.Time, liveOnly bool) (memRoute, bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
+	if liveOnly && !t.live {
+		return memRoute{}, false
+	}
 	for _, r := range t.byNumber[proxy] {
 		if r.caller == caller && r.validAt(now) {
 			return r, true
@@ -297,8 +301,8 @@ type route struct {
 // when the database cannot, memory as it was when the database went.
 func (s *Service) findRoute(ctx context.Context, proxy, caller string, now time.Time) (route, bool, error) {
 	t := s.Routes
-	if t != nil && t.Live() {
-		if r, ok := t.find(proxy, caller, now); ok {
+	if t != nil {
+		if r, ok := t.find(proxy, caller, now, true); ok {
 			return route{r.rideID, r.callee}, true, nil
 		}
 	}
@@ -310,7 +314,7 @@ func (s *Service) findRoute(ctx context.Context, proxy, caller string, now time.
 		return route{}, false, nil
 	}
 	if t != nil && Unreachable(err) {
-		if r, ok := t.find(proxy, caller, now); ok {
+		if r, ok := t.find(proxy, caller, now, false); ok {
 			return route{r.rideID, r.callee}, true, nil
 		}
 	}
