@@ -65,6 +65,60 @@ func (q *Queries) RideCreate(ctx context.Context, arg RideCreateParams) (Ride, e
 	return i, err
 }
 
+const rideCutGrace = `-- name: RideCutGrace :one
+WITH cut_ride AS (
+    UPDATE rides SET expires_at = $1::timestamptz
+    WHERE rides.id = $2 AND rides.status <> 'active' AND rides.expires_at > $1::timestamptz
+    RETURNING id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at, redacted_at
+), cut AS (
+    UPDATE routes SET valid = tstzrange(lower(valid), greatest(lower(valid), cut_ride.expires_at))
+    FROM cut_ride WHERE routes.ride_id = cut_ride.id
+)
+SELECT id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at, redacted_at FROM cut_ride
+`
+
+type RideCutGraceParams struct {
+	Now time.Time
+	ID  int64
+}
+
+type RideCutGraceRow struct {
+	ID            int64
+	CustomerID    int64
+	DriverID      int64
+	ProxyNumberID int64
+	StartAddress  string
+	Destination   string
+	PickupAt      time.Time
+	Status        string
+	CreatedAt     time.Time
+	EndedAt       *time.Time
+	ExpiresAt     *time.Time
+	RedactedAt    *time.Time
+}
+
+// Ends an ended ride's grace period at @now (disconnect now); a ride that
+// is active or no longer routing changes nothing and returns no row.
+func (q *Queries) RideCutGrace(ctx context.Context, arg RideCutGraceParams) (RideCutGraceRow, error) {
+	row := q.db.QueryRow(ctx, rideCutGrace, arg.Now, arg.ID)
+	var i RideCutGraceRow
+	err := row.Scan(
+		&i.ID,
+		&i.CustomerID,
+		&i.DriverID,
+		&i.ProxyNumberID,
+		&i.StartAddress,
+		&i.Destination,
+		&i.PickupAt,
+		&i.Status,
+		&i.CreatedAt,
+		&i.EndedAt,
+		&i.ExpiresAt,
+		&i.RedactedAt,
+	)
+	return i, err
+}
+
 const rideEnd = `-- name: RideEnd :one
 WITH ended AS (
     UPDATE rides SET status = $1, ended_at = $2::timestamptz, expires_at = $3::timestamptz

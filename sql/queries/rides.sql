@@ -25,6 +25,19 @@ WITH ended AS (
 )
 SELECT * FROM ended;
 
+-- name: RideCutGrace :one
+-- Ends an ended ride's grace period at @now (disconnect now); a ride that
+-- is active or no longer routing changes nothing and returns no row.
+WITH cut_ride AS (
+    UPDATE rides SET expires_at = @now::timestamptz
+    WHERE rides.id = @id AND rides.status <> 'active' AND rides.expires_at > @now::timestamptz
+    RETURNING *
+), cut AS (
+    UPDATE routes SET valid = tstzrange(lower(valid), greatest(lower(valid), cut_ride.expires_at))
+    FROM cut_ride WHERE routes.ride_id = cut_ride.id
+)
+SELECT * FROM cut_ride;
+
 -- name: RideEndStale :many
 -- Completes active rides whose pickup is long past (the platform forgot to
 -- end them), so their numbers return to the pool after the grace period.

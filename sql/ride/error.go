@@ -89,6 +89,9 @@ type Error struct {
 	Code    Code
 	Field   string // the input at fault, when there is one
 	Message string // a sentence a person can act on
+	// More are the other fields at fault in the same input, each an
+	// Error of its own, so that a form shows every mistake at once.
+	More []*Error
 }
 
 // Error implements error; people read Message instead.
@@ -116,6 +119,44 @@ func InvalidField(field, message string) *Error {
 // MalformedField reports a field of a request that cannot be read.
 func MalformedField(field, message string) *Error {
 	return &Error{Code: CodeMalformed, Field: field, Message: message}
+}
+
+// FieldErrors is the message of each field at fault, by field: this
+// Error's own and those in More ("" for one about the input as a whole).
+func (e *Error) FieldErrors() map[string]string {
+	out := make(map[string]string, 1+len(e.More))
+	for _, f := range append([]*Error{e}, e.More...) {
+		if _, seen := out[f.Field]; !seen {
+			out[f.Field] = f.Message
+		}
+	}
+	return out
+}
+
+// joinFields returns the first of errs that is not nil, carrying the
+// field errors after it in More; nil when every one is nil. An internal
+// error among them wins, since nothing can be shown about it.
+func joinFields(errs ...error) error {
+	var first *Error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		e := AsError(err)
+		if e == nil {
+			return err
+		}
+		if first == nil {
+			c := *e
+			first = &c
+			continue
+		}
+		first.More = append(first.More, append([]*Error{{Code: e.Code, Field: e.Field, Message: e.Message}}, e.More...)...)
+	}
+	if first == nil {
+		return nil
+	}
+	return first
 }
 
 // AsError returns the Error in err's chain, or nil for an internal error.

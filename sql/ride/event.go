@@ -75,6 +75,9 @@ type rideEvent struct {
 	ProxyNumber string `json:"proxy_number"`
 	CustomerID  int64  `json:"customer_id"`
 	DriverID    int64  `json:"driver_id"`
+	// Disconnected is true when the ride stopped routing at once, with no
+	// grace period (or the rest of it cut short).
+	Disconnected bool `json:"disconnected,omitempty"`
 }
 
 func rideEventOf(r Ride) rideEvent {

@@ -32,16 +32,22 @@ type NumberInput struct {
 
 // check normalises the number; the country defaults to the number's own.
 func (in NumberInput) check(defaultCountry string) (NumberInput, error) {
+	var numberErr, countryErr error
 	e164, err := phone.Parse(in.Number, defaultCountry, phone.Possible)
 	if err != nil {
-		return in, &Error{Code: CodeInvalidPhone, Field: "number", Message: "Number: " + err.Error() + "."}
+		numberErr = &Error{Code: CodeInvalidPhone, Field: "number", Message: "Number: " + err.Error() + "."}
 	}
 	country := strings.ToUpper(strings.TrimSpace(in.Country))
-	if country == "" {
+	if country == "" && numberErr == nil {
 		country = phone.Region(e164)
 	}
-	if len(country) != 2 || strings.Trim(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-		return in, InvalidField("country", "Country must be a two-letter ISO code such as NL.")
+	// Without a number there is no country to default to: only a typed
+	// one is checked then.
+	if (numberErr == nil || country != "") && (len(country) != 2 || strings.Trim(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
+		countryErr = InvalidField("country", "Country must be a two-letter ISO code such as NL.")
+	}
+	if err := joinFields(numberErr, countryErr); err != nil {
+		return in, err
 	}
 	return NumberInput{Number: e164, Country: country}, nil
 }

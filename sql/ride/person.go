@@ -50,16 +50,20 @@ type PersonPatch struct {
 
 // check validates the input and returns it with the phone in E.164.
 func (in PersonInput) check(defaultCountry string) (PersonInput, error) {
-	name, err := checkText("name", "Name", in.Name)
-	if err != nil {
-		return in, err
-	}
+	name, nameErr := checkText("name", "Name", in.Name)
 	if in.stored {
+		if nameErr != nil {
+			return in, nameErr
+		}
 		return PersonInput{Name: name, Phone: in.Phone}, nil
 	}
+	var phoneErr error
 	e164, err := phone.Parse(in.Phone, defaultCountry, phone.Valid)
 	if err != nil {
-		return in, &Error{Code: CodeInvalidPhone, Field: "phone", Message: "Phone: " + err.Error() + "."}
+		phoneErr = &Error{Code: CodeInvalidPhone, Field: "phone", Message: "Phone: " + err.Error() + "."}
+	}
+	if err := joinFields(nameErr, phoneErr); err != nil {
+		return in, err
 	}
 	return PersonInput{Name: name, Phone: e164}, nil
 }

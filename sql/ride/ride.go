@@ -75,33 +75,44 @@ func (s *Service) CreateRide(ctx context.Context, in NewRide) (Ride, error) {
 	return r, err
 }
 
+// Check trims the ride's texts and checks every field that needs no
+// database, reporting all that are wrong at once (see Error.More): a form
+// that found faults of its own still shows these with them.
+func (in *NewRide) Check() error {
+	var startErr, destErr error
+	in.Start, startErr = checkText("start", "Start", in.Start)
+	in.Destination, destErr = checkText("destination", "Destination", in.Destination)
+	return joinFields(startErr, destErr)
+}
+
 func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, error) {
-	var err error
-	if in.Start, err = checkText("start", "Start", in.Start); err != nil {
-		return Ride{}, err
-	}
-	if in.Destination, err = checkText("destination", "Destination", in.Destination); err != nil {
-		return Ride{}, err
+	textErr := in.Check()
+	if textErr != nil && AsError(textErr) == nil {
+		return Ride{}, textErr
 	}
 	q := db.New(tx)
+	var customerErr, driverErr error
 	customer, err := s.person(ctx, q, RoleCustomer, in.CustomerID)
 	if errors.Is(err, ErrPersonNotFound) {
-		return Ride{}, InvalidField("customer_id", "There is no customer with this id.")
+		customerErr = InvalidField("customer_id", "There is no customer with this id.")
 	} else if err != nil {
 		return Ride{}, err
+	} else if customer.Erased() {
+		customerErr = InvalidField("customer_id", "This person was erased: BirdCar no longer has their phone number.")
 	}
 	driver, err := s.person(ctx, q, RoleDriver, in.DriverID)
 	if errors.Is(err, ErrPersonNotFound) {
-		return Ride{}, InvalidField("driver_id", "There is no driver with this id.")
+		driverErr = InvalidField("driver_id", "There is no driver with this id.")
 	} else if err != nil {
 		return Ride{}, err
+	} else if driver.Erased() {
+		driverErr = InvalidField("driver_id", "This person was erased: BirdCar no longer has their phone number.")
 	}
-	if customer.Erased() || driver.Erased() {
-		field := map[bool]string{true: "customer_id", false: "driver_id"}[customer.Erased()]
-		return Ride{}, InvalidField(field, "This person was erased: BirdCar no longer has their phone number.")
+	if customerErr == nil && driverErr == nil && customer.Phone == driver.Phone {
+		driverErr = InvalidField("driver_id", "The customer and the driver have the same phone number; a masked number cannot connect a phone to itself.")
 	}
-	if customer.Phone == driver.Phone {
-		return Ride{}, InvalidField("driver_id", "The customer and the driver have the same phone number; a masked number cannot connect a phone to itself.")
+	if err := joinFields(customerErr, driverErr, textErr); err != nil {
+		return Ride{}, err
 	}
 
 	now := s.Now()
@@ -221,21 +232,44 @@ func (s *Service) ride(ctx context.Context, q *db.Queries, id int64) (Ride, erro
 // EndRide completes or cancels an active ride; its number keeps routing
 // for the grace period. Ending an ended ride changes nothing.
 func (s *Service) EndRide(ctx context.Context, id int64, status RideStatus) (Ride, error) {
+	return s.endRide(ctx, id, status, false)
+}
+
+// DisconnectRide ends a ride with no grace period: its number stops
+// connecting the parties at once (a party abusing the other, a ride
+// created by mistake). An active ride ends with status; an ended ride
+// still in its grace period keeps its status and has the rest of the
+// grace cut off. A ride whose number no longer connects them changes
+// nothing. Both changes emit ride.ended, marked disconnected.
+func (s *Service) DisconnectRide(ctx context.Context, id int64, status RideStatus) (Ride, error) {
+	return s.endRide(ctx, id, status, true)
+}
+
+func (s *Service) endRide(ctx context.Context, id int64, status RideStatus, disconnect bool) (Ride, error) {
 	if status != RideCompleted && status != RideCancelled {
 		return Ride{}, InvalidField("status", `Status must be "completed" or "cancelled".`)
 	}
 	now := s.Now()
+	expires := now.Add(s.GracePeriod)
+	if disconnect {
+		expires = now
+	}
 	var r Ride
 	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
-		_, err := q.RideEnd(ctx, db.RideEndParams{ID: id, Status: string(status), Now: now, ExpiresAt: now.Add(s.GracePeriod)})
-		ended := err == nil
+		_, err := q.RideEnd(ctx, db.RideEndParams{ID: id, Status: string(status), Now: now, ExpiresAt: expires})
+		if disconnect && errors.Is(err, pgx.ErrNoRows) {
+			_, err = q.RideCutGrace(ctx, db.RideCutGraceParams{ID: id, Now: now})
+		}
+		changed := err == nil
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("end ride: %w", err)
 		}
-		if r, err = s.ride(ctx, q, id); err != nil || !ended {
+		if r, err = s.ride(ctx, q, id); err != nil || !changed {
 			return err
 		}
-		return s.emit(ctx, tx, EventRideEnded, rideEventOf(r))
+		ev := rideEventOf(r)
+		ev.Disconnected = disconnect
+		return s.emit(ctx, tx, EventRideEnded, ev)
 	})
 	if err == nil && r.ExpiresAt != nil {
 		// This process routes by the ride's new end at once; others when
