@@ -138,21 +138,28 @@ func (s *Server) handleAPIRideGet(c *fiber.Ctx) error {
 }
 
 // handleAPIRideEnd ends a ride; {"status": "cancelled"} cancels it, and an
-// empty body completes it.
+// empty body completes it. {"disconnect": true} stops its number
+// connecting the two at once instead of after the grace period, and cuts
+// short the grace period of a ride already ended.
 func (s *Server) handleAPIRideEnd(c *fiber.Ctx) error {
 	id, err := pathID(c, ride.ErrRideNotFound)
 	if err != nil {
 		return err
 	}
 	in := struct {
-		Status string `json:"status"`
+		Status     string `json:"status"`
+		Disconnect bool   `json:"disconnect"`
 	}{Status: string(ride.RideCompleted)}
 	if len(c.Request().Body()) > 0 {
 		if err := decodeJSON(c, &in); err != nil {
 			return err
 		}
 	}
-	r, err := s.rules(c).EndRide(c.UserContext(), id, ride.RideStatus(in.Status))
+	end := s.rules(c).EndRide
+	if in.Disconnect {
+		end = s.rules(c).DisconnectRide
+	}
+	r, err := end(c.UserContext(), id, ride.RideStatus(in.Status))
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func (s *Server) handleNumberAdd(c *fiber.Ctx) error {
 	switch fe, feStatus := formError(err); {
 	case fe != nil:
 		status = feStatus
-		form.Errors = map[string]string{fe.Field: fe.Message}
+		form.Errors = fe
 		p.Add = form
 	case err != nil:
 		return err

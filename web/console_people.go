@@ -62,11 +62,11 @@ func (s *Server) showPersonRow(c *fiber.Ctx, status int, row components.PersonRo
 	return s.showPeople(c, status, components.PeopleSectionProps{Role: row.Person.Role, People: people, Row: &row})
 }
 
-// formError is the field error a form shows in place, with its status, or
-// nil when err is not one.
-func formError(err error) (*ride.Error, int) {
+// formError is what a form shows in place: the message of every field at
+// fault, with the status to answer; nil when err is not about fields.
+func formError(err error) (map[string]string, int) {
 	if e := ride.AsError(err); e != nil && e.Field != "" {
-		return e, statusOf[e.Code.Kind()]
+		return e.FieldErrors(), statusOf[e.Code.Kind()]
 	}
 	return nil, 0
 }
@@ -84,7 +84,7 @@ func (s *Server) handlePersonAdd(role ride.Role) fiber.Handler {
 		switch fe, feStatus := formError(err); {
 		case fe != nil:
 			status = feStatus
-			form.Errors = map[string]string{fe.Field: fe.Message}
+			form.Errors = fe
 			sec.Add = form
 		case err != nil:
 			return err
@@ -141,7 +141,7 @@ func (s *Server) handlePersonSave(role ride.Role) fiber.Handler {
 		form := personForm(c)
 		p, err := s.Rides.UpdatePerson(c.UserContext(), role, id, ride.PersonInput{Name: form.Name, Phone: form.Phone})
 		if fe, status := formError(err); fe != nil {
-			form.Errors = map[string]string{fe.Field: fe.Message}
+			form.Errors = fe
 			return s.showPersonRow(c, status, components.PersonRowProps{
 				Person: ride.Person{ID: id, Role: role}, Editing: true, Form: form})
 		} else if err != nil {

@@ -33,6 +33,8 @@ func (s *Server) registerRideRoutes() {
 	s.app.Post("/rides", s.handleRideCreate)
 	s.app.Get("/rides/:id", s.handleRide)
 	s.app.Get("/rides/:id/timeline", s.handleRideTimeline)
+	s.app.Get("/rides/:id/summary", s.handleRideSummary)
+	s.app.Get("/rides/:id/end", s.handleRideEndConfirm)
 	s.app.Post("/rides/:id/end", s.handleRideEnd)
 	s.app.Post("/rides/:id/extend", s.handleRideExtend)
 }
@@ -150,16 +152,21 @@ func (s *Server) handleRideCreate(c *fiber.Ctx) error {
 		errs["pickup_at"] = "Enter the pickup date and time."
 	}
 	var created ride.Ride
-	if len(errs) == 0 {
+	if len(errs) > 0 {
+		// The form's own faults stop the ride, and the domain's checks
+		// that need no database are shown with them: every field at once.
+		err = in.Check()
+	} else {
 		created, err = s.Rides.CreateRide(c.UserContext(), in)
-		switch e := ride.AsError(err); {
-		case e != nil && e.Field != "":
-			errs[e.Field] = e.Message
-		case e != nil:
-			errs[""] = e.Message
-		case err != nil:
-			return err
+	}
+	if e := ride.AsError(err); e != nil {
+		for field, msg := range e.FieldErrors() {
+			if _, own := errs[field]; !own {
+				errs[field] = msg
+			}
 		}
+	} else if err != nil {
+		return err
 	}
 	status := http.StatusOK
 	if len(errs) > 0 {
@@ -213,12 +220,71 @@ func (s *Server) handleRideTimeline(c *fiber.Ctx) error {
 	return render(c, http.StatusOK, components.Timeline(p.Timeline))
 }
 
+// handleRideSummary is the ride's header with its actions: a
+// confirmation's Back.
+func (s *Server) handleRideSummary(c *fiber.Ctx) error {
+	id, err := pathID(c, ride.ErrRideNotFound)
+	if err != nil {
+		return err
+	}
+	r, err := s.Rides.Ride(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return s.renderSummary(c, r, "")
+}
+
+// handleRideEndConfirm asks before a ride ends (?status=completed or
+// cancelled), and whether its number keeps connecting the two for the
+// grace period or stops now (?routing=now preselects that); for an ended
+// ride still routing, it asks to disconnect it now. In place for htmx, a
+// page of its own without.
+func (s *Server) handleRideEndConfirm(c *fiber.Ctx) error {
+	p, err := s.rideDetail(c)
+	if err != nil {
+		return err
+	}
+	p.Confirm, p.DisconnectNow = ride.RideStatus(c.Query("status")), c.Query("routing") == "now"
+	if p.Ride.Status != ride.RideActive {
+		if !p.Ride.InGrace(p.Now) {
+			return s.renderSummary(c, p.Ride, "This ride's number no longer connects its parties.")
+		}
+		p.Confirm = p.Ride.Status
+	} else if p.Confirm != ride.RideCompleted && p.Confirm != ride.RideCancelled {
+		return ride.InvalidField("status", `Status must be "completed" or "cancelled".`)
+	}
+	p.Grace = graceText(s.Rides.GracePeriod)
+	if isHTMX(c) {
+		return render(c, http.StatusOK, components.RideSummary(p))
+	}
+	return renderPage(c, http.StatusOK, s.layout(c, "Ride #"+strconv.FormatInt(p.Ride.ID, 10), "rides"), components.RideDetail(p))
+}
+
+// graceText is a grace period as an operator reads it: "24 h", "90 min".
+func graceText(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return strconv.Itoa(int(d/time.Hour)) + " h"
+	}
+	return strconv.Itoa(int(d/time.Minute)) + " min"
+}
+
+// handleRideEnd ends a ride with status: routing=now disconnects it (its
+// number stops connecting the two at once, also for a ride already in its
+// grace period), anything else leaves the grace period.
 func (s *Server) handleRideEnd(c *fiber.Ctx) error {
 	id, err := pathID(c, ride.ErrRideNotFound)
 	if err != nil {
 		return err
 	}
-	r, err := s.Rides.EndRide(c.UserContext(), id, ride.RideStatus(c.FormValue("status")))
+	status := ride.RideStatus(c.FormValue("status"))
+	if c.FormValue("routing") == "now" {
+		r, err := s.Rides.DisconnectRide(c.UserContext(), id, status)
+		if err != nil {
+			return err
+		}
+		return s.renderSummary(c, r, "Ride "+string(r.Status)+" and disconnected: its number no longer connects these two.")
+	}
+	r, err := s.Rides.EndRide(c.UserContext(), id, status)
 	if err != nil {
 		return err
 	}
