@@ -4,7 +4,8 @@ package static
 
 import "embed"
 
-// Files holds htmx.min.js (htmx 2.0.11) and birdcar.css.
+// Files holds htmx.min.js (htmx 2.0.11), birdcar.css and the console's
+// own small scripts (menu.js).
 //
 //go:embed *.js *.css
 var Files embed.FS
