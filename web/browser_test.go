@@ -233,10 +233,12 @@ func TestBrowser_ConsoleEndToEnd(t *testing.T) {
 			document.querySelectorAll('[data-testid="timeline-call"]').length == 1`, nil, chromedp.WithPollingTimeout(30*time.Second)),
 	)
 
-	// End the ride: it stays reachable for the grace period.
+	// End the ride (it asks first): it stays reachable for the grace period.
 	var status string
 	b.run(t, "end ride",
 		chromedp.Click(sel("ride-complete")),
+		chromedp.WaitVisible(sel("ride-confirm")),
+		chromedp.Click(sel("ride-confirm-submit")),
 		chromedp.WaitVisible(sel("ride-message")),
 		chromedp.Text(sel("ride-summary")+" "+sel("ride-status"), &status),
 	)
