@@ -125,13 +125,29 @@ type problem struct {
 	Detail string `json:"detail"`
 	Code   string `json:"code"`
 	Field  string `json:"field,omitempty"`
+	// Errors lists every field at fault, the first among them, when
+	// there is more than one.
+	Errors []fieldProblem `json:"errors,omitempty"`
+}
+
+// fieldProblem is one field at fault in a problem document.
+type fieldProblem struct {
+	Code   string `json:"code"`
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
 }
 
 func writeProblem(c *fiber.Ctx, status int, e *ride.Error) error {
-	body, err := json.Marshal(problem{
+	p := problem{
 		Type: "about:blank", Title: http.StatusText(status), Status: status,
 		Detail: e.Message, Code: e.Name(), Field: e.Field,
-	})
+	}
+	if len(e.More) > 0 {
+		for _, f := range append([]*ride.Error{e}, e.More...) {
+			p.Errors = append(p.Errors, fieldProblem{Code: f.Name(), Field: f.Field, Detail: f.Message})
+		}
+	}
+	body, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}

@@ -161,3 +161,19 @@ func TestForms_EveryFieldErrorInOneSubmit(t *testing.T) {
 		wantFieldErrors(t, doc, sel("number-add-number"), sel("number-add-country"))
 	})
 }
+
+// The API names every field at fault too, the first as before.
+func TestAPI_EveryFieldErrorInOneProblem(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	var p problem
+	r := b.api(t, "POST", "/api/v1/customers", map[string]string{"name": "", "phone": "12"}, &p)
+	if r.StatusCode != 422 || p.Field != "name" || len(p.Errors) != 2 || p.Errors[0].Field != "name" || p.Errors[1].Field != "phone" || p.Errors[1].Code != "invalid_phone" {
+		t.Errorf("problem %d %+v; want name first and both fields listed", r.StatusCode, p)
+	}
+	var one problem
+	r = b.api(t, "POST", "/api/v1/customers", map[string]string{"name": "Ann", "phone": "12"}, &one)
+	if r.StatusCode != 422 || one.Errors != nil {
+		t.Errorf("one field at fault: %d %+v; want no list", r.StatusCode, one)
+	}
+}
