@@ -257,7 +257,10 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	go rides.Routes.Run(reqCtx)
 	settings := cfg.webServer()
 	settings.Rides = rides
-	settings.Admin = &admin.Service{DB: pool, User: cfg.AdminUser, PasswordHash: adminHash}
+	settings.Admin = &admin.Service{DB: pool, User: cfg.AdminUser, PasswordHash: adminHash, PasswordFixed: cfg.AdminPassword != ""}
+	if _, err := settings.Admin.EnsureFirstAdmin(ctx); err != nil {
+		return err
+	}
 	settings.Logger = logger
 	settings.RiverUI = riverUI
 	settings.WorkersRunning = workersRunning(client, runsWorkers)

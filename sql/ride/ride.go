@@ -139,6 +139,10 @@ func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, 
 	if err == nil {
 		err = s.emitPoolLow(ctx, tx, now)
 	}
+	if err == nil {
+		err = s.audit(ctx, q, AuditEntry{Action: AuditRideCreate, RideID: &r.ID, Number: r.ProxyNumber,
+			Detail: fmt.Sprintf("customer #%d, driver #%d", customer.ID, driver.ID)})
+	}
 	return r, err
 }
 
@@ -235,6 +239,10 @@ func (s *Service) EndRide(ctx context.Context, id int64, status RideStatus) (Rid
 		if r, err = s.ride(ctx, q, id); err != nil || !ended {
 			return err
 		}
+		if err := s.audit(ctx, q, AuditEntry{Action: AuditRideEnd, RideID: &r.ID, Number: r.ProxyNumber,
+			Detail: string(status)}); err != nil {
+			return err
+		}
 		return s.emit(ctx, tx, EventRideEnded, rideEventOf(r))
 	})
 	if err == nil && r.ExpiresAt != nil {
@@ -276,8 +284,11 @@ func (s *Service) ExtendGrace(ctx context.Context, id int64, hours int) (Ride, e
 			}
 			return err
 		}
-		r, err = s.ride(ctx, q, id)
-		return err
+		if r, err = s.ride(ctx, q, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, AuditEntry{Action: AuditRideExtend, RideID: &r.ID, Number: r.ProxyNumber,
+			Detail: fmt.Sprintf("grace period extended by %d h", hours)})
 	})
 	return r, err
 }
