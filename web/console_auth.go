@@ -89,7 +89,7 @@ func (s *Server) handleLogin(c *fiber.Ctx, limits *loginLimiter) error {
 	}
 	if !ok {
 		s.Logger.WarnContext(ctx, "console login failed", "ip", client.String())
-		props.Error = "Wrong user name or password, or this account is disabled."
+		props.Error = "Wrong user name or password."
 		return s.renderLogin(c, http.StatusUnauthorized, props)
 	}
 	limits.forget(key)

@@ -288,7 +288,7 @@ func (s *Service) ExtendGrace(ctx context.Context, id int64, hours int) (Ride, e
 			return err
 		}
 		return s.audit(ctx, q, AuditEntry{Action: AuditRideExtend, RideID: &r.ID, Number: r.ProxyNumber,
-			Detail: fmt.Sprintf("grace period extended by %d h", hours)})
+			Detail: fmt.Sprintf("+%d h", hours)})
 	})
 	return r, err
 }
@@ -415,8 +415,17 @@ func (s *Service) EndStaleRides(ctx context.Context) (int, error) {
 				ExpiresAt:    now.Add(s.GracePeriod),
 				PickupBefore: now.Add(-s.AutoEndAfter),
 			})
-			if err != nil || !s.Events {
+			if err != nil {
 				return err
+			}
+			for _, id := range ended {
+				err := s.audit(ctx, q, AuditEntry{Action: AuditRideEnd, RideID: &id, Detail: string(RideCompleted) + " (auto, past pickup)"})
+				if err != nil {
+					return err
+				}
+			}
+			if !s.Events {
+				return nil
 			}
 			for _, id := range ended {
 				r, err := s.ride(ctx, q, id)
