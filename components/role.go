@@ -23,3 +23,14 @@ func Can(ctx context.Context, need string) bool {
 	}
 	return roleRank[role] >= roleRank[need]
 }
+
+// navFor is the entries of the top bar the context's role may open.
+func navFor(ctx context.Context) []navItem {
+	var out []navItem
+	for _, n := range nav {
+		if n.role == "" || Can(ctx, n.role) {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -369,3 +369,36 @@ func (b *testBundle) apiAs(t *testing.T, token, method, path string, body any, o
 	}
 	return resp
 }
+
+func TestAuditPage_FiltersInTheURLAndPages(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	_, adm := b.operator(t, "Ann", admin.RoleAdmin)
+	for i := range auditPageSize + 5 {
+		b.Number(t, "+31970000"+itoa(int64(1000+i)), "NL")
+	}
+	// A bad filter is said in place, with the form kept.
+	r, doc := adm.do(t, "GET", "/audit?from=yesterday&actor=x", nil, false)
+	if r.StatusCode != 422 || !strings.Contains(doc.Find(sel("audit-error")).Text(), "YYYY-MM-DD") {
+		t.Errorf("bad date: %d %q", r.StatusCode, doc.Find(sel("audit-error")).Text())
+	}
+	// The first page is full and links to the next with the same filter.
+	day := b.Clock.Now().Format(time.DateOnly)
+	r, doc = adm.do(t, "GET", "/audit?action=number&from="+day+"&to="+day, nil, false)
+	next, _ := doc.Find(sel("audit-next")).Attr("href")
+	if r.StatusCode != 200 || doc.Find(sel("audit-row")).Length() != auditPageSize || !strings.Contains(next, "action=number") || !strings.Contains(next, "cursor=") {
+		t.Fatalf("first page: %d, %d rows, next %q", r.StatusCode, doc.Find(sel("audit-row")).Length(), next)
+	}
+	if v, _ := doc.Find(sel("audit-from")).Attr("value"); v != day {
+		t.Errorf("the from filter is not kept: %q", v)
+	}
+	_, doc = adm.do(t, "GET", next, nil, false)
+	if n := doc.Find(sel("audit-row")).Length(); n != 5 || doc.Find(sel("audit-next")).Length() != 0 {
+		t.Errorf("second page: %d rows (want 5) and a next link %v", n, doc.Find(sel("audit-next")).Length() != 0)
+	}
+	// Another day has nothing.
+	_, doc = adm.do(t, "GET", "/audit?from="+b.Clock.Now().AddDate(0, 0, 1).Format(time.DateOnly), nil, false)
+	if doc.Find(sel("audit-empty")).Length() != 1 {
+		t.Error("a later day lists entries")
+	}
+}
