@@ -97,7 +97,7 @@ func TestRoles_ViewerCannotCreateARideDispatcherCan(t *testing.T) {
 		t.Fatalf("viewer's htmx ride: %d, HX-Redirect %q", r.StatusCode, to)
 	}
 	r, doc = viewer.do(t, "GET", to, nil, false)
-	if r.StatusCode != 403 || !strings.Contains(doc.Find(sel("error")).Text(), "Only a dispatcher can use managing rides") {
+	if r.StatusCode != 403 || !strings.Contains(doc.Find(sel("error")).Text(), "Managing rides, people and sends needs the dispatcher role") {
 		t.Errorf("403 page: %d %q", r.StatusCode, doc.Find(sel("error")).Text())
 	}
 	if n, err := b.Rides.CountActiveRides(t.Context()); err != nil || n != 0 {

@@ -76,25 +76,25 @@ func (s *Server) requireRole(c *fiber.Ctx) error {
 	}
 	if isHTMX(c) {
 		c.Set(hxRedirect, forbiddenPath+"?"+url.Values{"need": {string(need)}, "what": {what}}.Encode())
+		return forbidden(sess, need, what)
 	}
-	return forbidden(sess, need, what)
+	return s.renderForbidden(c, sess, need, what)
 }
 
 // forbidden is the error a refused request answers with.
 func forbidden(sess admin.Session, need admin.Role, what string) *ride.Error {
 	msg := "This needs the " + string(need) + " role"
 	if what != "" {
-		msg = "Only " + article(need) + " can use " + what + ": this needs the " + string(need) + " role"
+		msg = strings.ToUpper(what[:1]) + what[1:] + " needs the " + string(need) + " role"
 	}
 	msg += "; you are signed in as " + sess.Name + " (" + string(sess.Role) + "). Ask an admin if you need it."
 	return &ride.Error{Code: ride.CodeForbidden, Message: msg}
 }
 
-func article(r admin.Role) string {
-	if r == admin.RoleAdmin {
-		return "an admin"
-	}
-	return "a " + string(r)
+// renderForbidden is the 403 page: what the request needed, and a way on.
+func (s *Server) renderForbidden(c *fiber.Ctx, sess admin.Session, need admin.Role, what string) error {
+	return renderPage(c, http.StatusForbidden, s.layout(c, "Not allowed", ""),
+		components.Forbidden(components.ErrorProps{Status: http.StatusForbidden, Message: forbidden(sess, need, what).Message}))
 }
 
 // handleForbidden is the 403 page an htmx request that was refused lands on.
@@ -110,9 +110,7 @@ func (s *Server) handleForbidden(c *fiber.Ctx) error {
 			what = r.what
 		}
 	}
-	e := forbidden(sess, need, what)
-	return renderPage(c, http.StatusForbidden, s.layout(c, "Forbidden", ""),
-		components.ErrorMessage(components.ErrorProps{Status: http.StatusForbidden, Message: e.Message}))
+	return s.renderForbidden(c, sess, need, what)
 }
 
 // parseDay reads a YYYY-MM-DD date as the start of that day in zone.
