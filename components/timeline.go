@@ -1,6 +1,7 @@
 package components
 
 import (
+	"strings"
 	"time"
 
 	"birdcar/sql/ride"
@@ -22,6 +23,8 @@ func timelineItems(events []ride.Event) []timelineItem {
 	for i, ev := range events {
 		it := timelineItem{At: ev.At}
 		switch m, k := ev.Message, ev.Call; {
+		case ev.Audit != nil:
+			it.Kind, it.Title = "audit", auditTitle(*ev.Audit)
 		case m != nil:
 			it.Body, it.Status = m.Body, string(m.Status)
 			switch {
@@ -54,4 +57,34 @@ func who(p ride.Party) string {
 		return p.Name
 	}
 	return p.Phone
+}
+
+// auditTitle says what an operator, an integrator or BirdCar did to a
+// ride, and who.
+func auditTitle(e ride.AuditEntry) string {
+	by := " by " + e.Actor.Name
+	switch e.Actor.Kind {
+	case ride.ActorAPI:
+		by = " through the API (" + e.Actor.Name + ")"
+	case ride.ActorSystem:
+		by = " by BirdCar"
+	}
+	switch e.Action {
+	case ride.AuditRideCreate:
+		return "Created" + by
+	case ride.AuditRideEnd:
+		if strings.HasPrefix(e.Detail, string(ride.RideCancelled)) {
+			return "Cancelled" + by
+		}
+		return "Completed" + by
+	case ride.AuditRideDisconnect:
+		return "Disconnected now" + by
+	case ride.AuditRideExtend:
+		return "Grace period extended (" + e.Detail + ")" + by
+	case ride.AuditSendRetry:
+		return "Send retried" + by
+	case ride.AuditSendCancel:
+		return "Send cancelled" + by
+	}
+	return e.Action + by
 }

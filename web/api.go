@@ -3,8 +3,6 @@ package web
 import (
 	"bytes"
 	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -19,7 +17,7 @@ import (
 
 var (
 	errAPIOff = &ride.Error{Code: ride.CodeAPIDisabled,
-		Message: "The JSON API is off: set API_TOKENS to enable it."}
+		Message: "The JSON API is off: set API_TOKENS, or make a token on the console's API tokens page, to enable it."}
 	errUnauthorized = &ride.Error{Code: ride.CodeUnauthorized,
 		Message: "Send a valid API token as \"Authorization: Bearer <token>\"."}
 	errNoEndpoint = &ride.Error{Code: ride.CodeNotFound,
@@ -49,23 +47,31 @@ const (
 	rulesKey                      // the domain bound to an idempotent request's transaction
 )
 
-// requireToken admits requests bearing one of the configured API tokens.
+// requireToken admits requests bearing a live API token: one of
+// API_TOKENS or one made on the console's API tokens page. The request's
+// changes are recorded in the audit log under the token's name.
 func (s *Server) requireToken(c *fiber.Ctx) error {
-	if len(s.APITokens) == 0 {
-		return errAPIOff
-	}
 	got, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
-	if !ok || got == "" {
+	if !ok {
+		got = "" // a token must come as a bearer token
+	}
+	tok, found, err := s.Admin.Token(c.UserContext(), s.APITokens, got)
+	if err != nil {
+		return err
+	}
+	if !found {
+		if len(s.APITokens) == 0 {
+			if any, err := s.Admin.HasTokens(c.UserContext()); err != nil {
+				return err
+			} else if !any {
+				return errAPIOff
+			}
+		}
 		return errUnauthorized
 	}
-	for _, tok := range s.APITokens {
-		if subtle.ConstantTimeCompare([]byte(got), []byte(tok)) == 1 {
-			sum := sha256.Sum256([]byte(tok))
-			c.Locals(tokenScopeKey, hex.EncodeToString(sum[:16]))
-			return c.Next()
-		}
-	}
-	return errUnauthorized
+	c.Locals(tokenScopeKey, tok.Scope)
+	c.SetUserContext(ride.WithActor(c.UserContext(), tok.Actor()))
+	return c.Next()
 }
 
 // rules is the domain as an API handler must use it: inside the

@@ -18,12 +18,33 @@ import (
 
 	"birdcar/components"
 	"birdcar/sql/admin"
+	"birdcar/sql/dbtest"
 )
 
 const (
 	testAdminUser     = "admin"
 	testAdminPassword = "correct horse battery staple"
 )
+
+// sharedAdmin is the test operator, committed once in the shared test
+// database: tests that each added it in their own transaction would queue
+// on its unique user name, and deadlock with other unique keys they take.
+var sharedAdmin sync.Once
+
+func ensureSharedAdmin(t testing.TB) {
+	t.Helper()
+	sharedAdmin.Do(func() {
+		hash, err := bcrypt.GenerateFromPassword([]byte(testAdminPassword), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = dbtest.Pool(t).Exec(t.Context(), `INSERT INTO operators (name, username, password_hash, role)
+			VALUES ($1, $1, $2, 'admin') ON CONFLICT DO NOTHING`, testAdminUser, hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
 
 // withAdmin gives the bundle's server the test operator's credentials,
 // hashed at bcrypt's minimum cost to keep the tests fast.
@@ -34,6 +55,10 @@ func (b *testBundle) withAdmin(t testing.TB) *testBundle {
 		t.Fatal(err)
 	}
 	b.srv.Admin.User, b.srv.Admin.PasswordHash = testAdminUser, hash
+	ensureSharedAdmin(t)
+	if _, err := b.srv.Admin.EnsureFirstAdmin(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	return b
 }
 
@@ -43,9 +68,21 @@ func (b *testBundle) session(t testing.TB) (cookie, csrf string) {
 	t.Helper()
 	// A copy names the operator even on a server without withAdmin, whose
 	// pages would otherwise show no one signed in (and no navigation).
+	ensureSharedAdmin(t)
 	operator := *b.srv.Admin
 	operator.User = testAdminUser
-	token, err := operator.StartSession(t.Context())
+	op, err := operator.EnsureFirstAdmin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.sessionOf(t, op)
+}
+
+// sessionOf starts a session for op and returns its Cookie header value
+// and CSRF token.
+func (b *testBundle) sessionOf(t testing.TB, op admin.Operator) (cookie, csrf string) {
+	t.Helper()
+	token, err := b.srv.Admin.StartSession(t.Context(), op)
 	if err != nil {
 		t.Fatal(err)
 	}

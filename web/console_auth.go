@@ -83,13 +83,17 @@ func (s *Server) handleLogin(c *fiber.Ctx, limits *loginLimiter) error {
 		props.Error = "Too many failed attempts from your address. Try again in " + waitText(wait) + "."
 		return s.renderLogin(c, http.StatusTooManyRequests, props)
 	}
-	if !s.Admin.CheckPassword(user, postedValue(c, "password")) {
+	op, ok, err := s.Admin.Login(ctx, user, postedValue(c, "password"))
+	if err != nil {
+		return err
+	}
+	if !ok {
 		s.Logger.WarnContext(ctx, "console login failed", "ip", client.String())
 		props.Error = "Wrong user name or password."
 		return s.renderLogin(c, http.StatusUnauthorized, props)
 	}
 	limits.forget(key)
-	token, err := s.Admin.StartSession(ctx)
+	token, err := s.Admin.StartSession(ctx, op)
 	if err != nil {
 		return err
 	}
@@ -130,8 +134,11 @@ func (s *Server) requireLogin(c *fiber.Ctx) error {
 		return err
 	}
 	if ok {
-		c.Locals(localUser, sess.User)
-		c.SetUserContext(components.WithCSRF(c.UserContext(), sess.CSRFToken))
+		c.Locals(localUser, sess.Name)
+		c.Locals(localSession, sess)
+		ctx := components.WithCSRF(c.UserContext(), sess.CSRFToken)
+		ctx = components.WithRole(ctx, string(sess.Role))
+		c.SetUserContext(ride.WithActor(ctx, sess.Actor()))
 		return c.Next()
 	}
 	if isHTMX(c) {

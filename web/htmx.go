@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"birdcar/components"
+	"birdcar/sql/admin"
 )
 
 // htmx request and response headers used by the dashboard.
@@ -45,6 +46,7 @@ const localUser = "user"
 // stranger's error pages would tell anyone where to forge.
 func (s *Server) layout(c *fiber.Ctx, title, active string) components.LayoutProps {
 	user, _ := c.Locals(localUser).(string)
-	return components.LayoutProps{Title: title, Active: active, Sandbox: s.Sandbox, User: user,
+	sess, _ := c.Locals(localSession).(admin.Session)
+	return components.LayoutProps{Title: title, Active: active, Sandbox: s.Sandbox, User: user, Role: string(sess.Role),
 		UnsignedWebhooks: s.UnsignedWebhooks && user != ""}
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"birdcar/sql/admin"
 	"birdcar/sql/dbtest"
 	"birdcar/sql/ride"
@@ -34,7 +36,7 @@ func setup(t testing.TB, conn ride.DB) *testBundle {
 	t.Helper()
 	rb := ridetest.New(t, conn)
 	srv := NewServer(t.Context(), &Server{
-		Rides: rb.Rides, Admin: &admin.Service{DB: rb.DB, Now: rb.Clock.Now}, Logger: rb.Rides.Logger,
+		Rides: rb.Rides, Admin: &admin.Service{DB: rb.DB, Now: rb.Clock.Now, Cost: bcrypt.MinCost}, Logger: rb.Rides.Logger,
 		APITokens: []string{testToken}, PublicURL: testPublicURL,
 	})
 	return &testBundle{Bundle: rb, srv: srv}

@@ -118,13 +118,14 @@ func NewServer(ctx context.Context, s *Server) *Server {
 	// Fiber runs handlers in registration order, so the routes above answer
 	// before the login check is reached.
 	s.registerAuthRoutes()
-	s.app.Use(s.requireLogin, s.checkCSRF)
+	s.app.Use(s.requireLogin, s.checkCSRF, s.requireRole)
 	s.registerOverviewRoutes()
 	s.registerRideRoutes()
 	s.registerPeopleRoutes()
 	s.registerNumberRoutes()
 	s.registerSendRoutes()
 	s.registerSimulatorRoutes()
+	s.registerOperatorRoutes()
 	s.registerRiverUIRoutes()
 	s.app.Use(func(c *fiber.Ctx) error { return errNotFound })
 	return s

@@ -38,12 +38,15 @@ import (
 	"birdcar/web/obs"
 )
 
-const usage = `usage: birdcar [serve [--role=all|web|worker] | seed | health [--url URL] | version | help]
+const usage = `usage: birdcar [serve [--role=all|web|worker] | seed | operator add … | health [--url URL] | version | help]
   serve    run BirdCar (the default). --role=web serves the console, API and
            webhooks and enqueues sends; --role=worker runs the River workers
            and periodic jobs; all (the default) does both. Any number of each
            can share one database.
   seed     add the sample customers, drivers and numbers that are missing
+  operator add --username U --name "N" [--role viewer|dispatcher|admin]
+           add a console operator; the password is read from
+           OPERATOR_PASSWORD or, without it, the first line of stdin
   health   exit 0 if URL (default http://127.0.0.1:PORT/healthz) answers 200,
            else 1 with the reason: for a container's HEALTHCHECK
   version  print BirdCar's version and the Go version that built it
@@ -73,7 +76,7 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout)
+	err := runWithInput(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "birdcar:", err)
@@ -82,11 +85,19 @@ func main() {
 }
 
 // run is main without the process: arguments, environment and output are
-// passed in so tests can drive it.
+// passed in so tests can drive it. Its input is the process's stdin.
 func run(ctx context.Context, args, environ []string, stdout io.Writer) (err error) {
+	return runWithInput(ctx, args, environ, os.Stdin, stdout)
+}
+
+// runWithInput is run reading stdin (a password, for birdcar operator add).
+func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, stdout io.Writer) (err error) {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
+	}
+	if cmd == "operator" {
+		return operatorCommand(ctx, args, environ, stdin, stdout)
 	}
 	fs := flag.NewFlagSet("birdcar "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -257,7 +268,10 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	go rides.Routes.Run(reqCtx)
 	settings := cfg.webServer()
 	settings.Rides = rides
-	settings.Admin = &admin.Service{DB: pool, User: cfg.AdminUser, PasswordHash: adminHash}
+	settings.Admin = &admin.Service{DB: pool, User: cfg.AdminUser, PasswordHash: adminHash, PasswordFixed: cfg.AdminPassword != ""}
+	if _, err := settings.Admin.EnsureFirstAdmin(ctx); err != nil {
+		return err
+	}
 	settings.Logger = logger
 	settings.RiverUI = riverUI
 	settings.WorkersRunning = workersRunning(client, runsWorkers)

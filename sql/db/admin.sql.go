@@ -41,20 +41,22 @@ func (q *Queries) AdminCredentialGet(ctx context.Context, username string) ([]by
 }
 
 const adminSessionCreate = `-- name: AdminSessionCreate :exec
-INSERT INTO admin_sessions (id_hash, username, csrf_token, expires_at) VALUES ($1, $2, $3, $4)
+INSERT INTO admin_sessions (id_hash, username, operator_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4, $5)
 `
 
 type AdminSessionCreateParams struct {
-	IDHash    []byte
-	Username  string
-	CsrfToken string
-	ExpiresAt time.Time
+	IDHash     []byte
+	Username   string
+	OperatorID int64
+	CsrfToken  string
+	ExpiresAt  time.Time
 }
 
 func (q *Queries) AdminSessionCreate(ctx context.Context, arg AdminSessionCreateParams) error {
 	_, err := q.db.Exec(ctx, adminSessionCreate,
 		arg.IDHash,
 		arg.Username,
+		arg.OperatorID,
 		arg.CsrfToken,
 		arg.ExpiresAt,
 	)
@@ -70,6 +72,18 @@ func (q *Queries) AdminSessionDelete(ctx context.Context, idHash []byte) error {
 	return err
 }
 
+const adminSessionDeleteByOperator = `-- name: AdminSessionDeleteByOperator :execrows
+DELETE FROM admin_sessions WHERE operator_id = $1
+`
+
+func (q *Queries) AdminSessionDeleteByOperator(ctx context.Context, operatorID int64) (int64, error) {
+	result, err := q.db.Exec(ctx, adminSessionDeleteByOperator, operatorID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const adminSessionDeleteExpired = `-- name: AdminSessionDeleteExpired :exec
 DELETE FROM admin_sessions WHERE expires_at <= $1
 `
@@ -80,8 +94,9 @@ func (q *Queries) AdminSessionDeleteExpired(ctx context.Context, expiresAt time.
 }
 
 const adminSessionGet = `-- name: AdminSessionGet :one
-SELECT username, csrf_token FROM admin_sessions
-WHERE id_hash = $1 AND expires_at > $2
+SELECT o.id, o.username, o.name, o.role, s.csrf_token
+FROM admin_sessions s JOIN operators o ON o.id = s.operator_id
+WHERE s.id_hash = $1 AND s.expires_at > $2 AND NOT o.disabled
 `
 
 type AdminSessionGetParams struct {
@@ -90,13 +105,25 @@ type AdminSessionGetParams struct {
 }
 
 type AdminSessionGetRow struct {
+	ID        int64
 	Username  string
+	Name      string
+	Role      string
 	CsrfToken string
 }
 
+// A session counts only while its operator is enabled: disabling one ends
+// their sessions at the next request, even one already past this check's
+// transaction (the disabling also deletes them).
 func (q *Queries) AdminSessionGet(ctx context.Context, arg AdminSessionGetParams) (AdminSessionGetRow, error) {
 	row := q.db.QueryRow(ctx, adminSessionGet, arg.IDHash, arg.Now)
 	var i AdminSessionGetRow
-	err := row.Scan(&i.Username, &i.CsrfToken)
+	err := row.Scan(
+		&i.ID,
+		&i.Username,
+		&i.Name,
+		&i.Role,
+		&i.CsrfToken,
+	)
 	return i, err
 }

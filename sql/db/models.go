@@ -17,11 +17,12 @@ type AdminCredential struct {
 }
 
 type AdminSession struct {
-	IDHash    []byte
-	Username  string
-	CsrfToken string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	IDHash     []byte
+	Username   string
+	CsrfToken  string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	OperatorID int64
 }
 
 type ApiIdempotency struct {
@@ -31,6 +32,29 @@ type ApiIdempotency struct {
 	Status      int32
 	Body        []byte
 	CreatedAt   time.Time
+}
+
+type ApiToken struct {
+	ID        int64
+	Name      string
+	TokenHash []byte
+	CreatedBy string
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+type AuditLog struct {
+	ID         int64
+	At         time.Time
+	ActorKind  string
+	ActorName  string
+	ActorLogin string
+	Action     string
+	RideID     *int64
+	PersonRole *string
+	PersonID   *int64
+	Number     *string
+	Detail     string
 }
 
 type Call struct {
@@ -80,6 +104,16 @@ type Message struct {
 	ReportedAt *time.Time
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+}
+
+type Operator struct {
+	ID           int64
+	Name         string
+	Username     string
+	PasswordHash []byte
+	Role         string
+	Disabled     bool
+	CreatedAt    time.Time
 }
 
 type OutOfSessionReply struct {

@@ -11,7 +11,7 @@ import (
 
 // tables are the tables Rows may count.
 var tables = []string{"customers", "drivers", "proxy_numbers", "rides", "routes", "messages", "calls",
-	"api_idempotency", "admin_sessions", "admin_credentials", "river_job"}
+	"api_idempotency", "admin_sessions", "admin_credentials", "river_job", "operators", "api_tokens", "audit_log"}
 
 // Rows counts the rows of a table, for tests that check what a request
 // stored or left alone without a query of their own.

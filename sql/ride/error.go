@@ -56,6 +56,12 @@ var (
 	CodePersonHasRides  = Code{"person_has_rides", Conflict}
 	CodePersonInSession = Code{"person_in_session", Conflict}
 	CodePersonErased    = Code{"person_erased", Conflict}
+	// Operators and API tokens (sql/admin).
+	CodeOperatorNotFound   = Code{"operator_not_found", NotFound}
+	CodeTokenNotFound      = Code{"token_not_found", NotFound}
+	CodeDuplicateUsername  = Code{"duplicate_username", Conflict}
+	CodeDuplicateTokenName = Code{"duplicate_token_name", Conflict}
+	CodeLastAdmin          = Code{"last_admin", Conflict}
 	// An Idempotency-Key names one request: another one under it is refused,
 	// and so is a retry while the first is still running.
 	CodeIdempotencyKeyReused = Code{"idempotency_key_reused", Invalid}

@@ -224,7 +224,7 @@ func (s *Service) TroubledEvents(ctx context.Context) ([]EventJob, error) {
 
 // RetryEvent offers an event whose delivery failed again, now.
 func (s *Service) RetryEvent(ctx context.Context, jobID int64) error {
-	return s.inTx(ctx, func(tx pgx.Tx, _ *db.Queries) error {
+	return s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
 		res, err := s.Jobs.JobListTx(ctx, tx, river.NewJobListParams().Kinds(EventArgs{}.Kind()).IDs(jobID))
 		if err != nil {
 			return fmt.Errorf("find event job: %w", err)
@@ -235,6 +235,6 @@ func (s *Service) RetryEvent(ctx context.Context, jobID int64) error {
 		if _, err := s.Jobs.JobRetryTx(ctx, tx, jobID); err != nil {
 			return fmt.Errorf("retry event: %w", err)
 		}
-		return nil
+		return s.audit(ctx, q, AuditEntry{Action: AuditEventRetry, Detail: fmt.Sprintf("event job #%d", jobID)})
 	})
 }

@@ -263,19 +263,25 @@ func TestTimeline(t *testing.T) {
 	}
 	var got []string
 	for _, ev := range events {
+		if ev.Audit != nil {
+			got = append(got, fmt.Sprintf("audit %s by %s", ev.Audit.Action, ev.Audit.Actor.Name))
+			continue
+		}
 		what := "call"
 		if ev.Message != nil {
 			what = string(ev.Message.Kind)
 		}
 		got = append(got, fmt.Sprintf("%s %s→%s routed=%v", what, who(ev.From), who(ev.To), ev.Routed))
 	}
-	// Oldest first. The notifications and the forward are stamped by the
+	// Oldest first, with the ride's creation and end. The notifications and the forward are stamped by the
 	// database's clock, later than the test's (May 2026), so they come
 	// last. The stranger's call and the text past the stray window are
 	// not the ride's.
 	want := []string{
+		"audit ride.create by system",
 		"inbound customer→number routed=true",
 		"call driver→customer routed=true",
+		"audit ride.end by system",
 		"inbound driver→number routed=false",
 		"call customer→number routed=false",
 		"notification number→customer routed=true",

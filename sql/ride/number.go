@@ -98,8 +98,11 @@ func (s *Service) addNumber(ctx context.Context, conn DB, in NumberInput) (Numbe
 	}
 	var n db.ProxyNumber
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) (err error) {
-		n, err = db.New(tx).ProxyNumberCreate(ctx, db.ProxyNumberCreateParams{Number: in.Number, Country: in.Country})
-		return err
+		q := db.New(tx)
+		if n, err = q.ProxyNumberCreate(ctx, db.ProxyNumberCreateParams{Number: in.Number, Country: in.Country}); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, AuditEntry{Action: AuditNumberAdd, Number: n.Number, Detail: n.Country})
 	})
 	if isUniqueViolation(err) {
 		return Number{}, &Error{Code: CodeDuplicateNumber, Field: "number", Message: in.Number + " is already in the pool."}
@@ -140,7 +143,17 @@ func (s *Service) NumbersWithLoad(ctx context.Context) ([]Number, error) {
 // rides, so a repeated request cannot undo itself. Disabling only stops
 // new assignments: rides on the number keep routing.
 func (s *Service) SetNumberEnabled(ctx context.Context, id int64, enabled bool) (Number, error) {
-	row, err := s.queries().ProxyNumberSetEnabled(ctx, db.ProxyNumberSetEnabledParams{ID: id, Enabled: enabled, Now: s.Now()})
+	var row db.ProxyNumberSetEnabledRow
+	err := s.inTx(ctx, func(_ pgx.Tx, q *db.Queries) (err error) {
+		if row, err = q.ProxyNumberSetEnabled(ctx, db.ProxyNumberSetEnabledParams{ID: id, Enabled: enabled, Now: s.Now()}); err != nil {
+			return err
+		}
+		action := AuditNumberDisable
+		if enabled {
+			action = AuditNumberEnable
+		}
+		return s.audit(ctx, q, AuditEntry{Action: action, Number: row.Number})
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Number{}, ErrNumberNotFound
 	} else if err != nil {

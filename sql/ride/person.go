@@ -131,8 +131,15 @@ func (s *Service) savePerson(ctx context.Context, role Role, id int64, in Person
 			r, err = q.PersonUpdate(ctx, db.PersonUpdateParams{Role: string(role), ID: id, Name: in.Name, Phone: in.Phone})
 			row = db.PersonGetRow(r)
 		}
+		if err != nil {
+			return err
+		}
 		p = toPerson(role, row)
-		return err
+		action := AuditPersonUpdate
+		if id == 0 {
+			action = AuditPersonCreate
+		}
+		return s.audit(ctx, q, AuditEntry{Action: action, PersonRole: role, PersonID: &p.ID})
 	})
 	switch {
 	case isUniqueViolation(err):
@@ -213,8 +220,10 @@ func (s *Service) DeletePerson(ctx context.Context, role Role, id int64) (Person
 	// The foreign key decides, so a ride created meanwhile cannot slip
 	// past a check made beforehand.
 	err = s.inTx(ctx, func(_ pgx.Tx, q *db.Queries) error {
-		_, err := q.PersonDelete(ctx, db.PersonDeleteParams{Role: string(role), ID: id})
-		return err
+		if _, err := q.PersonDelete(ctx, db.PersonDeleteParams{Role: string(role), ID: id}); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, AuditEntry{Action: AuditPersonDelete, PersonRole: role, PersonID: &id})
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" {

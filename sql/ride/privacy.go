@@ -75,7 +75,8 @@ func (s *Service) ErasePerson(ctx context.Context, role Role, id int64) error {
 		if _, err := q.PersonErase(ctx, db.PersonEraseParams{Role: string(role), ID: id}); err != nil {
 			return fmt.Errorf("erase %s: %w", role, err)
 		}
-		return nil
+		return s.audit(ctx, q, AuditEntry{Action: AuditPersonErase, PersonRole: role, PersonID: &id,
+			Detail: fmt.Sprintf("%d rides redacted", len(ids))})
 	})
 }
 

@@ -150,6 +150,10 @@ func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, 
 	if err == nil {
 		err = s.emitPoolLow(ctx, tx, now)
 	}
+	if err == nil {
+		err = s.audit(ctx, q, AuditEntry{Action: AuditRideCreate, RideID: &r.ID, Number: r.ProxyNumber,
+			Detail: fmt.Sprintf("customer #%d, driver #%d", customer.ID, driver.ID)})
+	}
 	return r, err
 }
 
@@ -267,6 +271,14 @@ func (s *Service) endRide(ctx context.Context, id int64, status RideStatus, disc
 		if r, err = s.ride(ctx, q, id); err != nil || !changed {
 			return err
 		}
+		action := AuditRideEnd
+		if disconnect {
+			action = AuditRideDisconnect
+		}
+		if err := s.audit(ctx, q, AuditEntry{Action: action, RideID: &r.ID, Number: r.ProxyNumber,
+			Detail: string(r.Status)}); err != nil {
+			return err
+		}
 		ev := rideEventOf(r)
 		ev.Disconnected = disconnect
 		return s.emit(ctx, tx, EventRideEnded, ev)
@@ -310,8 +322,11 @@ func (s *Service) ExtendGrace(ctx context.Context, id int64, hours int) (Ride, e
 			}
 			return err
 		}
-		r, err = s.ride(ctx, q, id)
-		return err
+		if r, err = s.ride(ctx, q, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, AuditEntry{Action: AuditRideExtend, RideID: &r.ID, Number: r.ProxyNumber,
+			Detail: fmt.Sprintf("+%d h", hours)})
 	})
 	return r, err
 }
@@ -438,8 +453,17 @@ func (s *Service) EndStaleRides(ctx context.Context) (int, error) {
 				ExpiresAt:    now.Add(s.GracePeriod),
 				PickupBefore: now.Add(-s.AutoEndAfter),
 			})
-			if err != nil || !s.Events {
+			if err != nil {
 				return err
+			}
+			for _, id := range ended {
+				err := s.audit(ctx, q, AuditEntry{Action: AuditRideEnd, RideID: &id, Detail: string(RideCompleted) + " (auto, past pickup)"})
+				if err != nil {
+					return err
+				}
+			}
+			if !s.Events {
+				return nil
 			}
 			for _, id := range ended {
 				r, err := s.ride(ctx, q, id)

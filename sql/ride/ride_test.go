@@ -94,9 +94,10 @@ func TestCreateRide_Rules(t *testing.T) {
 			t.Fatal(err)
 		}
 		events, err := b.Rides.Timeline(t.Context(), r)
-		if err != nil || len(events) != 2 {
-			t.Fatalf("timeline %v, %v; want the two notifications", events, err)
+		if err != nil || len(events) != 3 || events[0].Audit == nil || events[0].Audit.Action != ride.AuditRideCreate {
+			t.Fatalf("timeline %v, %v; want the creation and the two notifications", events, err)
 		}
+		events = events[1:]
 		want := map[string]string{
 			cust.Phone: "Dave will pick you up at 14:30 on Fri 1 May. Reply to this message or call this number to contact the driver.",
 			drv.Phone:  "You will pick up Caitlin at 14:30 on Fri 1 May from Dam 1. Reply to this message or call this number to contact the customer.",

@@ -265,6 +265,9 @@ const (
 func (s *Service) RetrySend(ctx context.Context, id int64) (Retry, error) {
 	var out Retry
 	err := s.sendAction(ctx, id, func(tx pgx.Tx, q *db.Queries, m db.Message, job *rivertype.JobRow) error {
+		if err := s.auditSend(ctx, q, AuditSendRetry, m); err != nil {
+			return err
+		}
 		if MessageStatus(m.Status) != StatusFailed && job != nil {
 			out = RetriedNow
 			if _, err := s.Jobs.JobRetryTx(ctx, tx, job.ID); err != nil {
@@ -289,6 +292,9 @@ func (s *Service) RetrySend(ctx context.Context, id int64) (Retry, error) {
 // CancelSend stops retrying a send and marks it failed.
 func (s *Service) CancelSend(ctx context.Context, id int64) error {
 	return s.sendAction(ctx, id, func(tx pgx.Tx, q *db.Queries, m db.Message, job *rivertype.JobRow) error {
+		if err := s.auditSend(ctx, q, AuditSendCancel, m); err != nil {
+			return err
+		}
 		if job != nil {
 			if _, err := s.Jobs.JobCancelTx(ctx, tx, job.ID); err != nil {
 				return fmt.Errorf("cancel job: %w", err)
@@ -319,4 +325,11 @@ func (s *Service) sendAction(ctx context.Context, id int64, act func(pgx.Tx, *db
 		}
 		return act(tx, q, m, jobs[id])
 	})
+}
+
+// auditSend records an operator's action on an outbound message: its
+// ride and number, never its recipient.
+func (s *Service) auditSend(ctx context.Context, q *db.Queries, action string, m db.Message) error {
+	return s.audit(ctx, q, AuditEntry{Action: action, RideID: m.RideID, Number: m.Originator,
+		Detail: fmt.Sprintf("message #%d (%s)", m.ID, m.Kind)})
 }

@@ -16,12 +16,15 @@ import (
 // OutOfSessionWindow, when longer, is used instead.
 const strayWindow = 24 * time.Hour
 
-// Event is one thing that happened on a ride: a message or a call (one of
-// the two is set), from one party to another.
+// Event is one thing that happened on a ride: a message or a call from
+// one party to another, or something an operator, an integrator or
+// BirdCar did to it (Audit: created, ended, extended…). One of the three
+// is set.
 type Event struct {
 	At      time.Time
 	Message *Message
 	Call    *Call
+	Audit   *AuditEntry
 	// Routed is false for an attempt of a party that no route matched:
 	// they texted or called the number after it stopped connecting them.
 	Routed   bool
@@ -36,8 +39,9 @@ type Party struct {
 	Phone string // E.164, or as received when it is not a number
 }
 
-// Timeline is everything that happened on a ride, oldest first: its
-// messages and calls, and the attempts from its parties' phones that no
+// Timeline is everything that happened on a ride, oldest first: who
+// created, ended or extended it (its audit entries), its messages and
+// calls, and the attempts from its parties' phones that no
 // route matched while the ride held the number and a day after. The
 // console shows all of it; the API its routed messages and calls.
 func (s *Service) Timeline(ctx context.Context, r Ride) ([]Event, error) {
@@ -83,6 +87,14 @@ func (s *Service) Timeline(ctx context.Context, r Ride) ([]Event, error) {
 			ev.To = r.party(*call.TransferredTo)
 		}
 		events = append(events, ev)
+	}
+	audit, err := q.AuditListByRide(ctx, &r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list ride's audit: %w", err)
+	}
+	for _, a := range audit {
+		e := toAuditEntry(a)
+		events = append(events, Event{At: e.At, Audit: &e})
 	}
 	// Stable, so that events of one moment keep the order of their table.
 	slices.SortStableFunc(events, func(a, b Event) int { return cmp.Compare(a.At.UnixNano(), b.At.UnixNano()) })

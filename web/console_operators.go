@@ -1,0 +1,254 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"birdcar/components"
+	"birdcar/sql/admin"
+	"birdcar/sql/ride"
+)
+
+// registerOperatorRoutes mounts the pages of operators and their work:
+// operators, API tokens, one's own account, the audit log, and the page
+// a refused htmx request lands on. roleRules says who may use each.
+func (s *Server) registerOperatorRoutes() {
+	s.app.Get("/operators", s.handleOperators)
+	s.app.Post("/operators", s.handleOperatorAdd)
+	s.app.Post("/operators/:id/role", s.handleOperatorRole)
+	s.app.Post("/operators/:id/disabled", s.handleOperatorDisabled)
+	s.app.Get("/tokens", s.handleTokens)
+	s.app.Post("/tokens", s.handleTokenCreate)
+	s.app.Post("/tokens/:id/revoke", s.handleTokenRevoke)
+	s.app.Get("/account", s.handleAccount)
+	s.app.Post("/account/password", s.handlePasswordChange)
+	s.app.Get("/audit", s.handleAudit)
+	s.app.Get(forbiddenPath, s.handleForbidden)
+}
+
+var errOperatorNotFound = admin.ErrOperatorNotFound
+
+// sessionOf is the signed-in operator of a console request.
+func sessionOf(c *fiber.Ctx) admin.Session {
+	sess, _ := c.Locals(localSession).(admin.Session)
+	return sess
+}
+
+func (s *Server) handleOperators(c *fiber.Ctx) error {
+	return s.renderOperators(c, http.StatusOK, components.OperatorsProps{Notice: c.Query("notice")})
+}
+
+// renderOperators shows the operators page with p's form and notes.
+func (s *Server) renderOperators(c *fiber.Ctx, status int, p components.OperatorsProps) error {
+	ops, err := s.Admin.Operators(c.UserContext())
+	if err != nil {
+		return err
+	}
+	p.Operators, p.Self = ops, sessionOf(c).User
+	if p.Form.Role == "" {
+		p.Form.Role = string(admin.RoleDispatcher)
+	}
+	return renderPage(c, status, s.layout(c, "Operators", "operators"), components.Operators(p))
+}
+
+// operatorsNotice sends the browser back to the list with a note.
+func operatorsNotice(c *fiber.Ctx, note string) error {
+	return c.Redirect("/operators?"+url.Values{"notice": {note}}.Encode(), http.StatusSeeOther)
+}
+
+func (s *Server) handleOperatorAdd(c *fiber.Ctx) error {
+	form := components.OperatorForm{Name: postedValue(c, "name"), Username: postedValue(c, "username"), Role: postedValue(c, "role")}
+	role, err := admin.ParseRole(form.Role)
+	if err == nil {
+		_, err = s.Admin.AddOperator(c.UserContext(), admin.NewOperator{
+			Name: form.Name, Username: form.Username, Role: role, Password: postedValue(c, "password")})
+	}
+	if e := ride.AsError(err); e != nil && e.Field != "" {
+		form.Errors = map[string]string{e.Field: e.Message}
+		return s.renderOperators(c, statusOf[e.Code.Kind()], components.OperatorsProps{Form: form})
+	}
+	if err != nil {
+		return err
+	}
+	return operatorsNotice(c, "Added "+form.Username+" as "+string(role)+".")
+}
+
+func (s *Server) handleOperatorRole(c *fiber.Ctx) error {
+	id, err := pathID(c, errOperatorNotFound)
+	if err != nil {
+		return err
+	}
+	role, err := admin.ParseRole(postedValue(c, "role"))
+	if err != nil {
+		return err
+	}
+	op, err := s.Admin.SetRole(c.UserContext(), id, role)
+	if e := ride.AsError(err); e != nil {
+		return s.renderOperators(c, statusOf[e.Code.Kind()], components.OperatorsProps{Error: e.Message})
+	} else if err != nil {
+		return err
+	}
+	return operatorsNotice(c, op.Name+" is now "+string(op.Role)+".")
+}
+
+func (s *Server) handleOperatorDisabled(c *fiber.Ctx) error {
+	id, err := pathID(c, errOperatorNotFound)
+	if err != nil {
+		return err
+	}
+	disabled := postedValue(c, "disabled") == "true"
+	op, err := s.Admin.SetDisabled(c.UserContext(), id, disabled)
+	if e := ride.AsError(err); e != nil {
+		return s.renderOperators(c, statusOf[e.Code.Kind()], components.OperatorsProps{Error: e.Message})
+	} else if err != nil {
+		return err
+	}
+	if op.Disabled {
+		return operatorsNotice(c, op.Name+" is disabled and logged out.")
+	}
+	return operatorsNotice(c, op.Name+" is enabled.")
+}
+
+func (s *Server) handleTokens(c *fiber.Ctx) error {
+	return s.renderTokens(c, http.StatusOK, components.TokensProps{Notice: c.Query("notice")})
+}
+
+func (s *Server) renderTokens(c *fiber.Ctx, status int, p components.TokensProps) error {
+	tokens, err := s.Admin.Tokens(c.UserContext())
+	if err != nil {
+		return err
+	}
+	p.Tokens, p.EnvTokens = tokens, len(s.APITokens)
+	// A page that shows a secret is not kept by caches or the back button.
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return renderPage(c, status, s.layout(c, "API tokens", "tokens"), components.Tokens(p))
+}
+
+func (s *Server) handleTokenCreate(c *fiber.Ctx) error {
+	name := postedValue(c, "name")
+	t, secret, err := s.Admin.CreateToken(c.UserContext(), name)
+	if e := ride.AsError(err); e != nil {
+		return s.renderTokens(c, statusOf[e.Code.Kind()], components.TokensProps{Name: name, NameError: e.Message})
+	} else if err != nil {
+		return err
+	}
+	return s.renderTokens(c, http.StatusCreated, components.TokensProps{Created: &t, Secret: secret})
+}
+
+func (s *Server) handleTokenRevoke(c *fiber.Ctx) error {
+	id, err := pathID(c, admin.ErrTokenNotFound)
+	if err != nil {
+		return err
+	}
+	t, err := s.Admin.RevokeToken(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.Redirect("/tokens?"+url.Values{"notice": {"Token “" + t.Name + "” is revoked: it no longer works."}}.Encode(), http.StatusSeeOther)
+}
+
+func (s *Server) handleAccount(c *fiber.Ctx) error {
+	p := components.AccountProps{}
+	if c.Query("changed") == "1" {
+		p.Notice = "Your password is changed."
+	}
+	return s.renderAccount(c, http.StatusOK, p)
+}
+
+func (s *Server) renderAccount(c *fiber.Ctx, status int, p components.AccountProps) error {
+	sess := sessionOf(c)
+	p.Name, p.Username, p.Role = sess.Name, sess.User, string(sess.Role)
+	return renderPage(c, status, s.layout(c, "Your account", "account"), components.Account(p))
+}
+
+func (s *Server) handlePasswordChange(c *fiber.Ctx) error {
+	next := postedValue(c, "new_password")
+	var err error
+	if next != postedValue(c, "confirm") {
+		err = ride.InvalidField("confirm", "The two new passwords differ.")
+	} else {
+		err = s.Admin.ChangePassword(c.UserContext(), sessionOf(c).OperatorID, postedValue(c, "current_password"), next)
+	}
+	if e := ride.AsError(err); e != nil {
+		return s.renderAccount(c, statusOf[e.Code.Kind()], components.AccountProps{Errors: map[string]string{e.Field: e.Message}})
+	} else if err != nil {
+		return err
+	}
+	return c.Redirect("/account?changed=1", http.StatusSeeOther)
+}
+
+// auditPageSize is how many entries one page of the audit log shows.
+const auditPageSize = 50
+
+// handleAudit lists the audit log, filtered by the query string (so a
+// filtered view is a link), newest first, a page at a time.
+func (s *Server) handleAudit(c *fiber.Ctx) error {
+	ff := components.AuditFilter{Actor: c.Query("actor"), Action: c.Query("action"), Ride: c.Query("ride"),
+		From: c.Query("from"), To: c.Query("to")}
+	f, err := s.auditFilter(c, ff)
+	var entries []ride.AuditEntry
+	var next *ride.Cursor
+	if err == nil {
+		entries, next, err = s.Rides.AuditLog(c.UserContext(), f)
+	}
+	if e := ride.AsError(err); e != nil && e.Code.Kind() != ride.Internal {
+		ff.Error = e.Message
+	} else if err != nil {
+		return err
+	}
+	p := components.AuditProps{Filter: ff, Entries: entries, Actions: ride.AuditActions}
+	if next != nil {
+		q := url.Values{}
+		for k, v := range map[string]string{"actor": ff.Actor, "action": ff.Action, "ride": ff.Ride, "from": ff.From, "to": ff.To} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		q.Set("cursor", next.String())
+		p.Next = "/audit?" + q.Encode()
+	}
+	status := http.StatusOK
+	if ff.Error != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	return renderPage(c, status, s.layout(c, "Audit log", "audit"), components.Audit(p))
+}
+
+// auditFilter reads the audit page's filter; dates are days in the
+// service's time zone, both ends included.
+func (s *Server) auditFilter(c *fiber.Ctx, ff components.AuditFilter) (ride.AuditFilter, error) {
+	f := ride.AuditFilter{Actor: ff.Actor, Action: ff.Action, Page: ride.Page{Limit: auditPageSize}}
+	if ff.Ride != "" {
+		id, err := strconv.ParseInt(ff.Ride, 10, 64)
+		if err != nil || id <= 0 {
+			return f, ride.InvalidField("ride", "The ride id must be a positive whole number.")
+		}
+		f.RideID = id
+	}
+	zone := s.Rides.Location()
+	for _, d := range []struct {
+		v     string
+		field string
+		into  *ride.AuditFilter
+		until bool
+	}{{ff.From, "from", &f, false}, {ff.To, "to", &f, true}} {
+		if d.v == "" {
+			continue
+		}
+		day, err := parseDay(d.v, zone)
+		if err != nil {
+			return f, ride.InvalidField(d.field, "Dates are written YYYY-MM-DD.")
+		}
+		if d.until {
+			d.into.Until = day.AddDate(0, 0, 1)
+		} else {
+			d.into.Since = day
+		}
+	}
+	var err error
+	f.Page.After, err = ride.ParseCursor(c.Query("cursor"))
+	return f, err
+}

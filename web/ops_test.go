@@ -1,0 +1,404 @@
+package web
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"birdcar/components"
+	"birdcar/sql/admin"
+	"birdcar/sql/ride"
+)
+
+// operator adds an operator with role, named after the test so parallel
+// tests never wait on each other's user names, and signs them in.
+func (b *testBundle) operator(t *testing.T, name string, role admin.Role) (admin.Operator, *signedIn) {
+	t.Helper()
+	username := strings.ToLower(name) + "-" + strings.NewReplacer("/", "-", " ", "-").Replace(strings.ToLower(t.Name()))
+	if len(username) > 64 {
+		username = username[:64]
+	}
+	op, err := b.srv.Admin.AddOperator(t.Context(), admin.NewOperator{Name: name, Username: username, Role: role, Password: testAdminPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie, csrf := b.sessionOf(t, op)
+	return op, &signedIn{b: b, cookie: cookie, csrf: csrf}
+}
+
+// signedIn is an operator's browser: their cookie and CSRF token.
+type signedIn struct {
+	b            *testBundle
+	cookie, csrf string
+}
+
+// do sends a console request as the operator and parses the answer.
+func (s *signedIn) do(t *testing.T, method, path string, form url.Values, htmx bool) (*http.Response, *goquery.Document) {
+	t.Helper()
+	var in io.Reader
+	if form != nil {
+		in = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, path, in)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if htmx {
+		req.Header.Set(hxRequest, "true")
+	}
+	req.Header.Set("Cookie", s.cookie)
+	req.Header.Set(components.CSRFHeader, s.csrf)
+	r := s.b.do(t, req)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, doc
+}
+
+// rideForm is the console's create-a-ride form for c and d, picked up in
+// two hours.
+func (b *testBundle) rideForm(c, d ride.Person) url.Values {
+	return url.Values{"customer_id": {itoa(c.ID)}, "driver_id": {itoa(d.ID)}, "start": {"Dam 1"},
+		"destination": {"Schiphol"}, "pickup_at": {b.Clock.Now().Add(2 * time.Hour).In(b.Rides.Location()).Format("2006-01-02T15:04")}}
+}
+
+func TestRoles_ViewerCannotCreateARideDispatcherCan(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c, d, _ := b.People(t, 2)
+	_, viewer := b.operator(t, "Vera", admin.RoleViewer)
+	_, dispatcher := b.operator(t, "Dana", admin.RoleDispatcher)
+
+	// A form post: the 403 page says what is needed.
+	r, doc := viewer.do(t, "POST", "/rides", b.rideForm(c, d), false)
+	msg := doc.Find(sel("error")).Text()
+	if r.StatusCode != 403 || !strings.Contains(msg, "dispatcher role") || !strings.Contains(msg, "Vera (viewer)") {
+		t.Errorf("viewer's ride: %d %q; want 403 saying the dispatcher role is needed", r.StatusCode, msg)
+	}
+	if doc.Find("h1, .topbar").Length() == 0 {
+		t.Error("the 403 is not a whole page")
+	}
+	// htmx: sent to the 403 page, which htmx follows.
+	r, _ = viewer.do(t, "POST", "/rides", b.rideForm(c, d), true)
+	to := r.Header.Get(hxRedirect)
+	if r.StatusCode != 403 || !strings.HasPrefix(to, forbiddenPath+"?need=dispatcher") {
+		t.Fatalf("viewer's htmx ride: %d, HX-Redirect %q", r.StatusCode, to)
+	}
+	r, doc = viewer.do(t, "GET", to, nil, false)
+	if r.StatusCode != 403 || !strings.Contains(doc.Find(sel("error")).Text(), "Managing rides, people and sends needs the dispatcher role") {
+		t.Errorf("403 page: %d %q", r.StatusCode, doc.Find(sel("error")).Text())
+	}
+	if n, err := b.Rides.CountActiveRides(t.Context()); err != nil || n != 0 {
+		t.Fatalf("the viewer's request made %d rides (%v)", n, err)
+	}
+
+	r, doc = dispatcher.do(t, "POST", "/rides", b.rideForm(c, d), true)
+	if r.StatusCode != 200 || doc.Find(sel("ride-created-number")).Length() != 1 {
+		t.Fatalf("dispatcher's ride: %d", r.StatusCode)
+	}
+
+	// The audit page lists the creation under the dispatcher's name.
+	r, doc = dispatcher.do(t, "GET", "/audit?action=ride.create", nil, false)
+	row := doc.Find(sel("audit-row"))
+	if r.StatusCode != 200 || row.Length() != 1 || strings.TrimSpace(row.Find(sel("audit-who")).Text()) != "Dana" ||
+		row.Find(sel("audit-what")).Text() != "ride.create" || row.Find(sel("audit-ride-link")).Length() != 1 {
+		t.Errorf("audit page: %d, %d rows, who %q", r.StatusCode, row.Length(), row.Find(sel("audit-who")).Text())
+	}
+	// Filtering by someone else finds nothing; the filter stays in the form.
+	_, doc = dispatcher.do(t, "GET", "/audit?actor=vera", nil, false)
+	if v, _ := doc.Find(sel("audit-actor")).Attr("value"); doc.Find(sel("audit-row")).Length() != 0 || v != "vera" {
+		t.Errorf("filtered by vera: %d rows, filter %q", doc.Find(sel("audit-row")).Length(), v)
+	}
+	// The ride's timeline says who created it.
+	rides, err := b.Rides.ListRides(t.Context(), ride.RideFilter{Limit: 1})
+	if err != nil || len(rides) != 1 {
+		t.Fatal(rides, err)
+	}
+	_, doc = viewer.do(t, "GET", "/rides/"+itoa(rides[0].ID), nil, false)
+	if got := doc.Find(sel("timeline-audit")).First().Text(); !strings.Contains(got, "Created by Dana") {
+		t.Errorf("timeline's first audit item %q, want Created by Dana", got)
+	}
+}
+
+func TestRoles_OneTableForEveryRoute(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	_, viewer := b.operator(t, "Vera", admin.RoleViewer)
+	_, dispatcher := b.operator(t, "Dana", admin.RoleDispatcher)
+	_, adm := b.operator(t, "Ann", admin.RoleAdmin)
+	for _, tt := range []struct {
+		who    *signedIn
+		name   string
+		method string
+		path   string
+		denied bool
+	}{
+		{viewer, "viewer", "GET", "/rides", false},
+		{viewer, "viewer", "GET", "/people", false},
+		{viewer, "viewer", "GET", "/account", false},
+		{viewer, "viewer", "POST", "/people/customers", true},
+		{viewer, "viewer", "POST", "/simulator", true},
+		{viewer, "viewer", "POST", "/sends/1/retry", true},
+		{viewer, "viewer", "GET", "/audit", true},
+		{viewer, "viewer", "GET", "/operators", true},
+		{dispatcher, "dispatcher", "GET", "/audit", false},
+		{dispatcher, "dispatcher", "GET", "/numbers", false},
+		{dispatcher, "dispatcher", "POST", "/numbers", true},
+		{dispatcher, "dispatcher", "POST", "/numbers/1/enabled", true},
+		{dispatcher, "dispatcher", "GET", "/riverui/", true},
+		{dispatcher, "dispatcher", "GET", "/tokens", true},
+		{dispatcher, "dispatcher", "POST", "/operators", true},
+		{adm, "admin", "GET", "/operators", false},
+		{adm, "admin", "GET", "/tokens", false},
+		{adm, "admin", "POST", "/numbers", false},
+	} {
+		r, _ := tt.who.do(t, tt.method, tt.path, url.Values{}, false)
+		if (r.StatusCode == 403) != tt.denied {
+			t.Errorf("%s %s %s: %d, want denied %v", tt.name, tt.method, tt.path, r.StatusCode, tt.denied)
+		}
+	}
+	// The top bar shows each role only what it may open, and the role.
+	for _, tt := range []struct {
+		who        *signedIn
+		role       string
+		sees, hide []string
+	}{
+		{viewer, "viewer", []string{"/account"}, []string{"/audit", "/operators", "/tokens", "/riverui/"}},
+		{dispatcher, "dispatcher", []string{"/audit"}, []string{"/operators", "/tokens", "/riverui/"}},
+		{adm, "admin", []string{"/audit", "/operators", "/tokens", "/riverui/"}, nil},
+	} {
+		_, doc := tt.who.do(t, "GET", "/rides", nil, false)
+		if got := doc.Find(sel("user-role")).Text(); got != tt.role {
+			t.Errorf("%s: role shown %q", tt.role, got)
+		}
+		for _, href := range tt.sees {
+			if doc.Find(`nav a[href="`+href+`"]`).Length() != 1 {
+				t.Errorf("%s does not see %s", tt.role, href)
+			}
+		}
+		for _, href := range tt.hide {
+			if doc.Find(`nav a[href="`+href+`"]`).Length() != 0 {
+				t.Errorf("%s sees %s", tt.role, href)
+			}
+		}
+	}
+}
+
+func TestOperatorsPage_AddChangeRoleDisable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	_, adm := b.operator(t, "Ann", admin.RoleAdmin)
+	vic, victim := b.operator(t, "Vic", admin.RoleDispatcher)
+
+	// Victim is working.
+	if r, _ := victim.do(t, "GET", "/rides", nil, false); r.StatusCode != 200 {
+		t.Fatalf("victim's page: %d", r.StatusCode)
+	}
+	// Disabled by the admin: the very next request is a stranger's.
+	r, _ := adm.do(t, "POST", "/operators/"+itoa(vic.ID)+"/disabled", url.Values{"disabled": {"true"}}, false)
+	if r.StatusCode != 303 {
+		t.Fatalf("disable: %d", r.StatusCode)
+	}
+	if r, _ := victim.do(t, "GET", "/rides", nil, false); r.StatusCode != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+		t.Errorf("a disabled operator's page: %d to %q; want the login", r.StatusCode, r.Header.Get("Location"))
+	}
+	if r, _ := victim.do(t, "POST", "/rides", url.Values{}, true); r.StatusCode != 401 {
+		t.Errorf("a disabled operator's htmx post: %d, want 401", r.StatusCode)
+	}
+	_, doc := adm.do(t, "GET", r.Header.Get("Location"), nil, false)
+	if got := doc.Find(sel("operators-notice")).Text(); !strings.Contains(got, "Vic is disabled") {
+		t.Errorf("notice %q", got)
+	}
+
+	// Add one in the console; a bad field is shown in place.
+	r, doc = adm.do(t, "POST", "/operators", url.Values{"name": {"Nia"}, "username": {"nia " + t.Name()}, "role": {"viewer"}, "password": {testAdminPassword}}, false)
+	if r.StatusCode != 422 || doc.Find(sel("operator-username-error")).Text() == "" {
+		t.Errorf("bad user name: %d %q", r.StatusCode, doc.Find(sel("operator-username-error")).Text())
+	}
+	username := "nia-ops-page"
+	r, _ = adm.do(t, "POST", "/operators", url.Values{"name": {"Nia"}, "username": {username}, "role": {"viewer"}, "password": {testAdminPassword}}, false)
+	if r.StatusCode != 303 {
+		t.Fatalf("add: %d", r.StatusCode)
+	}
+	op, ok, err := b.srv.Admin.Login(t.Context(), username, testAdminPassword)
+	if err != nil || !ok || op.Role != admin.RoleViewer || op.Name != "Nia" {
+		t.Fatalf("the added operator: %+v, %v, %v", op, ok, err)
+	}
+	if r, _ = adm.do(t, "POST", "/operators/"+itoa(op.ID)+"/role", url.Values{"role": {"dispatcher"}}, false); r.StatusCode != 303 {
+		t.Fatalf("change role: %d", r.StatusCode)
+	}
+	_, doc = adm.do(t, "GET", "/operators", nil, false)
+	row := doc.Find(sel("operator-row") + `[data-username="` + username + `"]`)
+	if v, _ := row.Find(sel("operator-role") + " option[selected]").Attr("value"); v != "dispatcher" {
+		t.Errorf("Nia's role shown %q", v)
+	}
+	// Every step is in the audit log, under the admin's name.
+	_, doc = adm.do(t, "GET", "/audit?action=operator&actor=Ann", nil, false)
+	if n := doc.Find(sel("audit-row")).Length(); n != 3 {
+		t.Errorf("%d operator entries by Ann, want 3 (disable, add, role)", n)
+	}
+}
+
+func TestAccount_ChangeOwnPassword(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	op, me := b.operator(t, "Vera", admin.RoleViewer)
+	const next = "a brand new password"
+	r, doc := me.do(t, "POST", "/account/password", url.Values{"current_password": {"wrong one!"}, "new_password": {next}, "confirm": {next}}, false)
+	if r.StatusCode != 422 || doc.Find(sel("current-password-error")).Text() == "" {
+		t.Errorf("wrong current password: %d", r.StatusCode)
+	}
+	r, doc = me.do(t, "POST", "/account/password", url.Values{"current_password": {testAdminPassword}, "new_password": {next}, "confirm": {next + "x"}}, false)
+	if r.StatusCode != 422 || doc.Find(sel("confirm-password-error")).Text() == "" {
+		t.Errorf("confirmation differs: %d", r.StatusCode)
+	}
+	r, _ = me.do(t, "POST", "/account/password", url.Values{"current_password": {testAdminPassword}, "new_password": {next}, "confirm": {next}}, false)
+	if r.StatusCode != 303 {
+		t.Fatalf("change: %d", r.StatusCode)
+	}
+	if _, ok, _ := b.srv.Admin.Login(t.Context(), op.Username, next); !ok {
+		t.Error("the new password does not work")
+	}
+}
+
+func TestAPI_ChangesAuditedUnderTheTokensName(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c, d, _ := b.People(t, 2)
+	_, adm := b.operator(t, "Ann", admin.RoleAdmin)
+
+	// An admin makes a named token; the page shows it once.
+	r, doc := adm.do(t, "POST", "/tokens", url.Values{"name": {"acme-backend"}}, false)
+	secret := doc.Find(sel("token-secret")).Text()
+	if r.StatusCode != 201 || secret == "" || r.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("make token: %d, secret %q", r.StatusCode, secret)
+	}
+	if _, doc = adm.do(t, "GET", "/tokens", nil, false); doc.Find(sel("token-secret")).Length() != 0 || doc.Find(sel("token-row")).Length() != 1 {
+		t.Error("the token list shows the secret again, or not the token")
+	}
+	body := map[string]any{"customer_id": c.ID, "driver_id": d.ID, "start": "Dam 1", "destination": "Schiphol",
+		"pickup_at": b.Clock.Now().Add(time.Hour).Format(time.RFC3339)}
+	var created rideJSON
+	if r := b.apiAs(t, secret, "POST", "/api/v1/rides", body, &created); r.StatusCode != 201 {
+		t.Fatalf("ride with the named token: %d", r.StatusCode)
+	}
+	// An env token is named by its place in API_TOKENS.
+	if r := b.apiAs(t, testToken, "POST", "/api/v1/rides/"+itoa(created.ID)+"/end", map[string]any{}, nil); r.StatusCode != 200 {
+		t.Fatalf("end: %d", r.StatusCode)
+	}
+	entries, err := b.Rides.RideAudit(t.Context(), created.ID)
+	if err != nil || len(entries) != 2 {
+		t.Fatal(entries, err)
+	}
+	for i, want := range []ride.AuditEntry{
+		{Action: ride.AuditRideCreate, Actor: ride.Actor{Kind: ride.ActorAPI, Name: "acme-backend"}},
+		{Action: ride.AuditRideEnd, Actor: ride.Actor{Kind: ride.ActorAPI, Name: "API_TOKENS #1"}},
+	} {
+		if got := entries[i]; got.Action != want.Action || got.Actor != want.Actor {
+			t.Errorf("entry %d: %s by %+v; want %s by %+v", i, got.Action, got.Actor, want.Action, want.Actor)
+		}
+	}
+	// Idempotency keys stay per token: the same key under another token
+	// is another request.
+	key := "same-key-" + t.Name()
+	r1, _ := b.apiKeyed(t, secret, "POST", "/api/v1/customers", key, `{"name":"Kay","phone":"+31655555555"}`)
+	r2, _ := b.apiKeyed(t, testToken, "POST", "/api/v1/customers", key, `{"name":"Kay","phone":"+31655555555"}`)
+	if r1.StatusCode != 201 || r2.StatusCode != 409 || r2.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("one key, two tokens: %d then %d (replayed %q); want 201 then a fresh 409", r1.StatusCode, r2.StatusCode, r2.Header.Get("Idempotent-Replayed"))
+	}
+	_, doc = adm.do(t, "GET", "/audit?actor=acme&action=ride.create", nil, false)
+	if doc.Find(sel("audit-row")).Length() != 1 {
+		t.Errorf("audit page by acme: %d rows", doc.Find(sel("audit-row")).Length())
+	}
+
+	// Revoked, it stops working at once.
+	toks, err := b.srv.Admin.Tokens(t.Context())
+	if err != nil || len(toks) != 1 {
+		t.Fatal(toks, err)
+	}
+	if r, _ := adm.do(t, "POST", "/tokens/"+itoa(toks[0].ID)+"/revoke", url.Values{}, false); r.StatusCode != 303 {
+		t.Fatalf("revoke: %d", r.StatusCode)
+	}
+	if r := b.apiAs(t, secret, "GET", "/api/v1/rides", nil, nil); r.StatusCode != 401 {
+		t.Errorf("a revoked token: %d, want 401", r.StatusCode)
+	}
+}
+
+func TestAPI_EnvTokenNamedByItsPlace(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	var n struct{ Number string }
+	if r := b.api(t, "POST", "/api/v1/numbers", map[string]string{"number": "+3197000000077"}, &n); r.StatusCode != 201 {
+		t.Fatalf("add number: %d", r.StatusCode)
+	}
+	entries, _, err := b.Rides.AuditLog(t.Context(), ride.AuditFilter{Action: ride.AuditNumberAdd})
+	if err != nil || len(entries) != 1 || entries[0].Actor.Name != "API_TOKENS #1" || entries[0].Actor.Kind != ride.ActorAPI {
+		t.Errorf("number added by %+v (%v), want API_TOKENS #1", entries, err)
+	}
+}
+
+// apiAs calls the JSON API with token and decodes the answer into out.
+func (b *testBundle) apiAs(t *testing.T, token, method, path string, body any, out any) *http.Response {
+	t.Helper()
+	var in io.Reader
+	if body != nil {
+		in = strings.NewReader(mustJSON(t, body))
+	}
+	req := httptest.NewRequest(method, path, in)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp := b.do(t, req)
+	if out != nil {
+		if err := decodeBody(resp, out); err != nil {
+			t.Fatalf("%s %s: decode %d answer: %v", method, path, resp.StatusCode, err)
+		}
+	}
+	return resp
+}
+
+func TestAuditPage_FiltersInTheURLAndPages(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	_, adm := b.operator(t, "Ann", admin.RoleAdmin)
+	for i := range auditPageSize + 5 {
+		b.Number(t, "+31970000"+itoa(int64(1000+i)), "NL")
+	}
+	// A bad filter is said in place, with the form kept.
+	r, doc := adm.do(t, "GET", "/audit?from=yesterday&actor=x", nil, false)
+	if r.StatusCode != 422 || !strings.Contains(doc.Find(sel("audit-error")).Text(), "YYYY-MM-DD") {
+		t.Errorf("bad date: %d %q", r.StatusCode, doc.Find(sel("audit-error")).Text())
+	}
+	// The first page is full and links to the next with the same filter.
+	day := b.Clock.Now().Format(time.DateOnly)
+	r, doc = adm.do(t, "GET", "/audit?action=number&from="+day+"&to="+day, nil, false)
+	next, _ := doc.Find(sel("audit-next")).Attr("href")
+	if r.StatusCode != 200 || doc.Find(sel("audit-row")).Length() != auditPageSize || !strings.Contains(next, "action=number") || !strings.Contains(next, "cursor=") {
+		t.Fatalf("first page: %d, %d rows, next %q", r.StatusCode, doc.Find(sel("audit-row")).Length(), next)
+	}
+	if v, _ := doc.Find(sel("audit-from")).Attr("value"); v != day {
+		t.Errorf("the from filter is not kept: %q", v)
+	}
+	_, doc = adm.do(t, "GET", next, nil, false)
+	if n := doc.Find(sel("audit-row")).Length(); n != 5 || doc.Find(sel("audit-next")).Length() != 0 {
+		t.Errorf("second page: %d rows (want 5) and a next link %v", n, doc.Find(sel("audit-next")).Length() != 0)
+	}
+	// Another day has nothing.
+	_, doc = adm.do(t, "GET", "/audit?from="+b.Clock.Now().AddDate(0, 0, 1).Format(time.DateOnly), nil, false)
+	if doc.Find(sel("audit-empty")).Length() != 1 {
+		t.Error("a later day lists entries")
+	}
+}
