@@ -59,7 +59,8 @@ func TestBrowser_RolesAndAudit(t *testing.T) {
 				chromedp.SendKeys(sel("login-user"), user),
 				chromedp.SendKeys(sel("login-password"), password),
 				chromedp.Click(sel("login-submit")),
-				chromedp.WaitVisible(sel("user-role")),
+				// On a phone the role sits in the closed menu: present, not shown.
+				chromedp.WaitReady(sel("user-role")),
 			}
 		}
 		fillRide := chromedp.Tasks{
@@ -76,7 +77,7 @@ func TestBrowser_RolesAndAudit(t *testing.T) {
 		b.run(t, vp.name+": viewer refused",
 			chromedp.EmulateViewport(vp.width, vp.height),
 			login("vera-"+vp.name),
-			chromedp.Text(sel("user-role"), &role),
+			chromedp.TextContent(sel("user-role"), &role),
 			fillRide,
 			chromedp.WaitVisible(sel("error")),
 			chromedp.Text(sel("error"), &refusal),
