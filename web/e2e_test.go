@@ -77,6 +77,10 @@ func serveOn(t *testing.T, pool *pgxpool.Pool, cfg jobs.Config, rides *ride.Serv
 	rides.Routes = ride.NewRouteTable(rides, pool)
 	routesDone := make(chan struct{})
 	go func() { defer close(routesDone); rides.Routes.Run(routesCtx) }()
+	feed := ride.NewFeed(rides, pool, 100)
+	feedDone := make(chan struct{})
+	go func() { defer close(feedDone); feed.Run(routesCtx) }()
+	srv.Feed = feed
 	if srv.Admin == nil {
 		srv.Admin = &admin.Service{}
 	}
@@ -95,6 +99,7 @@ func serveOn(t *testing.T, pool *pgxpool.Pool, cfg jobs.Config, rides *ride.Serv
 		_ = srv.Shutdown(5 * time.Second)
 		stopRoutes()
 		<-routesDone
+		<-feedDone
 		callLog.Close()
 		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -71,6 +71,10 @@ const (
 	workersShutdown = 15 * time.Second
 )
 
+// maxLivePages bounds the console pages a process keeps an event stream
+// open for (a goroutine and a connection each).
+const maxLivePages = 1000
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout)
@@ -255,6 +259,8 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	defer cancelRequests()
 	rides.Routes = ride.NewRouteTable(rides, pool)
 	go rides.Routes.Run(reqCtx)
+	feed := ride.NewFeed(rides, pool, maxLivePages)
+	go feed.Run(reqCtx)
 	settings := cfg.webServer()
 	settings.Rides = rides
 	settings.Admin = &admin.Service{DB: pool, User: cfg.AdminUser, PasswordHash: adminHash}
@@ -262,6 +268,7 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	settings.RiverUI = riverUI
 	settings.WorkersRunning = workersRunning(client, runsWorkers)
 	settings.Metrics = reg
+	settings.Feed = feed
 	srv := web.NewServer(reqCtx, settings)
 
 	serveErr := make(chan error, 1)

@@ -80,6 +80,7 @@ type Message struct {
 	ReportedAt *time.Time
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	Failure    *string
 }
 
 type OutOfSessionReply struct {
