@@ -47,9 +47,14 @@
     return document.getElementById("page-alerts");
   }
 
+  // isRefresh tells a live panel's own refresh from a form inside it.
+  function isRefresh(elt) {
+    return !!(elt && elt.matches && elt.matches("[hx-trigger*='sse:']") && elt.closest("[data-live]"));
+  }
+
   function showFailure(evt) {
     var elt = evt.detail && evt.detail.elt;
-    if (elt && elt.closest && elt.closest("[data-live]")) {
+    if (isRefresh(elt)) {
       stale(elt.closest("[data-live]"));
       return; // a live panel's own refresh: its status line says it
     }
@@ -78,8 +83,7 @@
     if (next && next.classList && next.classList.contains("request-alert")) {
       next.remove();
     }
-    var live = elt && elt.closest ? elt.closest("[data-live]") : null;
-    if (live) { fresh(live); }
+    if (isRefresh(elt)) { fresh(elt.closest("[data-live]")); }
   });
 
   // Live panels: data-live on the element holding sse-connect, with a

@@ -62,7 +62,10 @@ func serveOn(t *testing.T, pool *pgxpool.Pool, cfg jobs.Config, rides *ride.Serv
 	if rides.AutoEndAfter == 0 {
 		rides.AutoEndAfter = 12 * time.Hour
 	}
-	cfg.Pool, cfg.Rides, cfg.Logger, cfg.MaxAttempts, cfg.RetryPolicy = pool, rides, logger, 5, quickRetry{}
+	cfg.Pool, cfg.Rides, cfg.Logger, cfg.MaxAttempts = pool, rides, logger, 5
+	if cfg.RetryPolicy == nil {
+		cfg.RetryPolicy = quickRetry{}
+	}
 	workers, err := jobs.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -243,9 +243,9 @@ func (f SendFilter) Match(send Send) bool {
 // SendTrouble sums up the troubled sends, for the overview.
 type SendTrouble struct {
 	Retrying, Failed int
-	Permanent        int     // of Failed: refused for good
-	More             bool    // the list was cut: there are more
-	LastError        string  // the newest send's, safe to show
+	Permanent        int    // of Failed: refused for good
+	More             bool   // the list was cut: there are more
+	LastError        string // the newest send's, safe to show
 	LastErrorAt      time.Time
 	Unnotified       []int64 // rides whose notifications did not go out, newest first
 }
