@@ -137,17 +137,24 @@ func (s *Server) handleStream(c *fiber.Ctx) error {
 				return
 			case <-gather.C:
 			}
+			// One event per gathering, the page reads itself once; its
+			// data names the distinct changes, "*" among them when the
+			// feed may have missed some.
+			var data []string
+			seen := map[ride.Change]bool{}
 			for _, ch := range sub.Take() {
-				if !filter.match(ch) {
-					continue
+				if filter.match(ch) && !seen[ch] {
+					seen[ch] = true
+					data = append(data, ch.Kind+":"+strconv.FormatInt(ch.RideID, 10))
 				}
-				// One event per gathering: the page reads itself once.
-				if !write(fmt.Sprintf("id: %d\nevent: change\ndata: %s:%d\n\n", id, ch.Kind, ch.RideID)) {
-					return
-				}
-				id, last = id+1, time.Now()
-				break
 			}
+			if len(data) == 0 {
+				continue
+			}
+			if !write(fmt.Sprintf("id: %d\nevent: change\ndata: %s\n\n", id, strings.Join(data, " "))) {
+				return
+			}
+			id, last = id+1, time.Now()
 		}
 	})
 	return nil
