@@ -169,13 +169,13 @@ func TestSends_TroubleFirstAndFilters(t *testing.T) {
 	}
 
 	_, doc := page(t, b, "/", false)
-	if got := doc.Find(sel("trouble-retrying") + " a").AttrOr("href", ""); got != "/sends?status=retrying" {
+	if got := doc.Find(sel("trouble-retrying")+" a").AttrOr("href", ""); got != "/sends?status=retrying" {
 		t.Errorf("retrying links to %q", got)
 	}
 	if got := doc.Find(sel("trouble-last-error")).Text(); !strings.Contains(got, "MessageBird") {
 		t.Errorf("last error %q", got)
 	}
-	if got := doc.Find(sel("trouble-failed") + " a").AttrOr("href", ""); got != "/sends?status=failed" {
+	if got := doc.Find(sel("trouble-failed")+" a").AttrOr("href", ""); got != "/sends?status=failed" {
 		t.Errorf("failed links to %q", got)
 	}
 	if doc.Find(sel("trouble-unnotified")).Length() != 1 || doc.Find(sel("trouble-capacity")).Length() != 1 {
