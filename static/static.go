@@ -4,7 +4,8 @@ package static
 
 import "embed"
 
-// Files holds htmx.min.js (htmx 2.0.11) and birdcar.css.
+// Files holds htmx.min.js (htmx 2.0.11), htmx-ext-sse.min.js (htmx's SSE
+// extension 2.2.4, from npm's htmx-ext-sse), console.js and birdcar.css.
 //
 //go:embed *.js *.css
 var Files embed.FS
