@@ -127,7 +127,12 @@
     fresh(panel);
   });
 
+  // Until its stream opens, a panel is as fresh as the page.
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-live]").forEach(fresh);
+    document.querySelectorAll("[data-live]").forEach(function (panel) {
+      panel.dataset.updated = clock(new Date());
+      var s = status(panel);
+      if (s && !s.textContent) { s.textContent = "connecting…"; }
+    });
   });
 })();

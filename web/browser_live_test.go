@@ -33,8 +33,9 @@ func TestBrowser_LiveTrouble(t *testing.T) {
 	fake, sender := fakeMessageBird(t)
 	fake.SetFailRate(1) // MessageBird answers 500: every send retries
 	var rides *ride.Service
+	var server *Server
 	b := startBrowserStackJobs(t, jobs.Config{Sender: sender, RetryPolicy: slowRetry{}},
-		func(_ *river.Client[pgx.Tx], srv *Server) { rides = srv.Rides })
+		func(_ *river.Client[pgx.Tx], srv *Server) { rides, server = srv.Rides, srv })
 	ctx := t.Context()
 	if _, err := rides.DB.Exec(ctx, failSendRetries); err != nil {
 		t.Fatal(err)
@@ -129,4 +130,17 @@ func TestBrowser_LiveTrouble(t *testing.T) {
 		}
 		b.screenshot(t, view.name+"-sends-alert")
 	}
+
+	// A live panel whose stream is gone says how old it is.
+	server.stopStreams()
+	var live string
+	b.run(t, "a lost stream",
+		chromedp.Poll(`document.querySelector('[data-testid="live-status"]').textContent.includes("reconnecting")`, nil,
+			chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.Text(sel("live-status"), &live),
+	)
+	if !strings.HasPrefix(live, "last updated ") {
+		t.Errorf("a lost stream reads %q, want last updated … — reconnecting", live)
+	}
+	b.screenshot(t, "phone-reconnecting")
 }

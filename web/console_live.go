@@ -90,6 +90,11 @@ func (s *Server) handleStream(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	select {
+	case <-s.closing:
+		return ride.Errorf(ride.CodeBusy, "BirdCar is shutting down: the page reconnects to it, or to another process.")
+	default:
+	}
 	sub, err := s.Feed.Subscribe()
 	if err != nil {
 		return err
