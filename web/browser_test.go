@@ -18,6 +18,7 @@ import (
 
 	"riverqueue.com/riverui"
 
+	"birdcar/jobs"
 	"birdcar/jobs/messagebird"
 	"birdcar/sql/admin"
 	"birdcar/sql/ride"
@@ -34,6 +35,13 @@ const browserUser, browserPassword = "admin", "correct horse battery staple"
 
 func startBrowserStack(t *testing.T, mount ...func(*river.Client[pgx.Tx], *Server)) *browserStack {
 	t.Helper()
+	return startBrowserStackJobs(t, jobs.Config{Sender: messagebird.Sandbox{}}, mount...)
+}
+
+// startBrowserStackJobs is startBrowserStack with the workers' settings
+// in cfg (a sender that fails, a slower retry policy).
+func startBrowserStackJobs(t *testing.T, cfg jobs.Config, mount ...func(*river.Client[pgx.Tx], *Server)) *browserStack {
+	t.Helper()
 	chrome, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("browser tests need Debian's chromium package (apt-get install chromium); .ci/run installs it")
@@ -42,7 +50,7 @@ func startBrowserStack(t *testing.T, mount ...func(*river.Client[pgx.Tx], *Serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := serveLive(t, messagebird.Sandbox{},
+	base := serveLiveJobs(t, cfg,
 		&ride.Service{DefaultCountry: "NL", GracePeriod: time.Hour, PoolLowWatermark: 1},
 		&Server{Sandbox: true, Admin: &admin.Service{User: browserUser, PasswordHash: hash}}, mount...)
 

@@ -20,5 +20,8 @@ func (s *Server) handleOverview(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if isHTMX(c) {
+		return render(c, http.StatusOK, components.DashboardBody(o)) // its live refresh
+	}
 	return renderPage(c, http.StatusOK, s.layout(c, "Overview", "overview"), components.Dashboard(o))
 }

@@ -12,22 +12,68 @@ import (
 
 func (s *Server) registerSendRoutes() {
 	s.app.Get("/sends", s.handleSends)
+	s.app.Post("/sends/retry-failed", s.handleSendRetryAll)
 	s.app.Post("/sends/:id/retry", s.handleSendRetry)
 	s.app.Post("/sends/:id/cancel", s.handleSendCancel)
 	s.app.Post("/events/:id/retry", s.handleEventRetry)
 }
 
+// handleSends is the sends page, or for htmx (its live refresh) the list;
+// ?status=retrying|failed filters it.
 func (s *Server) handleSends(c *fiber.Ctx) error {
-	sends, err := s.Rides.TroubledSends(c.UserContext())
+	props, err := s.sendsProps(c, "")
 	if err != nil {
 		return err
+	}
+	if isHTMX(c) {
+		return render(c, http.StatusOK, components.SendsTable(props))
 	}
 	events, err := s.Rides.TroubledEvents(c.UserContext())
 	if err != nil {
 		return err
 	}
 	return renderPage(c, http.StatusOK, s.layout(c, "Sends", "sends"),
-		components.Sends(components.SendsProps{Sends: sends}, components.EventsProps{Events: events}))
+		components.Sends(props, components.EventsProps{Events: events}))
+}
+
+// sendsProps is the list as the query's filter shows it, with note.
+func (s *Server) sendsProps(c *fiber.Ctx, note string) (components.SendsProps, error) {
+	filter := ride.SendFilter(c.Query("status"))
+	switch filter {
+	case "", ride.SendRetrying, ride.SendFailed:
+	default:
+		return components.SendsProps{}, ride.Errorf(ride.CodeMalformed, "status must be retrying or failed.")
+	}
+	sends, err := s.Rides.TroubledSends(c.UserContext())
+	if err != nil {
+		return components.SendsProps{}, err
+	}
+	p := components.SendsProps{Filter: filter, Message: note}
+	for _, send := range sends {
+		if send.Requeueable() {
+			p.RetryableFailed++
+		}
+		if filter.Match(send) {
+			p.Sends = append(p.Sends, send)
+		}
+	}
+	return p, nil
+}
+
+// handleSendRetryAll queues every failed send again that retrying may help.
+func (s *Server) handleSendRetryAll(c *fiber.Ctx) error {
+	n, err := s.Rides.RetryAllFailed(c.UserContext())
+	if err != nil {
+		return err
+	}
+	if !isHTMX(c) {
+		return c.Redirect("/sends", http.StatusSeeOther)
+	}
+	props, err := s.sendsProps(c, fmt.Sprintf("%d failed %s queued again.", n, plural(n, "message is", "messages are")))
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, components.SendsTable(props))
 }
 
 // handleEventRetry offers a failed event to the platform again now.
@@ -82,9 +128,9 @@ func (s *Server) sendAction(c *fiber.Ctx, act func(id int64) (string, error)) er
 	if !isHTMX(c) {
 		return c.Redirect("/sends", http.StatusSeeOther)
 	}
-	sends, err := s.Rides.TroubledSends(c.UserContext())
+	props, err := s.sendsProps(c, note)
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, components.SendsTable(components.SendsProps{Sends: sends, Message: note}))
+	return render(c, http.StatusOK, components.SendsTable(props))
 }

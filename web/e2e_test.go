@@ -62,7 +62,10 @@ func serveOn(t *testing.T, pool *pgxpool.Pool, cfg jobs.Config, rides *ride.Serv
 	if rides.AutoEndAfter == 0 {
 		rides.AutoEndAfter = 12 * time.Hour
 	}
-	cfg.Pool, cfg.Rides, cfg.Logger, cfg.MaxAttempts, cfg.RetryPolicy = pool, rides, logger, 5, quickRetry{}
+	cfg.Pool, cfg.Rides, cfg.Logger, cfg.MaxAttempts = pool, rides, logger, 5
+	if cfg.RetryPolicy == nil {
+		cfg.RetryPolicy = quickRetry{}
+	}
 	workers, err := jobs.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +80,10 @@ func serveOn(t *testing.T, pool *pgxpool.Pool, cfg jobs.Config, rides *ride.Serv
 	rides.Routes = ride.NewRouteTable(rides, pool)
 	routesDone := make(chan struct{})
 	go func() { defer close(routesDone); rides.Routes.Run(routesCtx) }()
+	feed := ride.NewFeed(rides, pool, 100)
+	feedDone := make(chan struct{})
+	go func() { defer close(feedDone); feed.Run(routesCtx) }()
+	srv.Feed = feed
 	if srv.Admin == nil {
 		srv.Admin = &admin.Service{}
 	}
@@ -95,6 +102,7 @@ func serveOn(t *testing.T, pool *pgxpool.Pool, cfg jobs.Config, rides *ride.Serv
 		_ = srv.Shutdown(5 * time.Second)
 		stopRoutes()
 		<-routesDone
+		<-feedDone
 		callLog.Close()
 		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -63,6 +64,9 @@ type Server struct {
 	// UnsignedWebhooks says live webhooks are accepted unsigned on purpose
 	// (ALLOW_UNSIGNED_WEBHOOKS): the console warns about it.
 	UnsignedWebhooks bool
+	// Feed tells the console's live pages what changed (/events/stream);
+	// nil: the pages do not update by themselves.
+	Feed *ride.Feed
 
 	app *fiber.App
 	// base is cancelled at shutdown; request contexts derive from it.
@@ -75,12 +79,16 @@ type Server struct {
 	webhookSlots chan struct{}
 	// proxies are TrustedProxies, parsed.
 	proxies []netip.Prefix
+	// closing is closed when Shutdown starts: event streams end then.
+	closing      chan struct{}
+	closeStreams sync.Once
 }
 
 // NewServer builds the Fiber app and its routes. ctx bounds every request's
 // work: cancelling it aborts in-flight database calls at shutdown.
 func NewServer(ctx context.Context, s *Server) *Server {
 	s.base = ctx
+	s.closing = make(chan struct{})
 	s.inbound = messagebird.Reader{DefaultCountry: s.Rides.DefaultCountry}
 	s.useSigningKey(s.SigningKey)
 	if s.Logger == nil {
@@ -124,6 +132,7 @@ func NewServer(ctx context.Context, s *Server) *Server {
 	s.registerPeopleRoutes()
 	s.registerNumberRoutes()
 	s.registerSendRoutes()
+	s.registerLiveRoutes()
 	s.registerSimulatorRoutes()
 	s.registerOperatorRoutes()
 	s.registerRiverUIRoutes()
@@ -146,6 +155,7 @@ func (s *Server) Serve(ln net.Listener) error {
 
 // Shutdown stops accepting connections and waits for in-flight requests.
 func (s *Server) Shutdown(timeout time.Duration) error {
+	s.stopStreams()
 	return s.app.ShutdownWithTimeout(timeout)
 }
 

@@ -74,6 +74,10 @@ const (
 	workersShutdown = 15 * time.Second
 )
 
+// maxLivePages bounds the console pages a process keeps an event stream
+// open for (a goroutine and a connection each).
+const maxLivePages = 1000
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := runWithInput(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout)
@@ -266,6 +270,8 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	defer cancelRequests()
 	rides.Routes = ride.NewRouteTable(rides, pool)
 	go rides.Routes.Run(reqCtx)
+	feed := ride.NewFeed(rides, pool, maxLivePages)
+	go feed.Run(reqCtx)
 	settings := cfg.webServer()
 	settings.Rides = rides
 	settings.Admin = &admin.Service{DB: pool, User: cfg.AdminUser, PasswordHash: adminHash, PasswordFixed: cfg.AdminPassword != ""}
@@ -276,6 +282,7 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	settings.RiverUI = riverUI
 	settings.WorkersRunning = workersRunning(client, runsWorkers)
 	settings.Metrics = reg
+	settings.Feed = feed
 	srv := web.NewServer(reqCtx, settings)
 
 	serveErr := make(chan error, 1)

@@ -132,7 +132,7 @@ func (q *Queries) MessageCreateInbound(ctx context.Context, arg MessageCreateInb
 const messageCreateOutbound = `-- name: MessageCreateOutbound :one
 INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, forward_of)
 VALUES ($1, 'outbound', $2, $3, $4, $5, 'queued', $6)
-RETURNING id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at
+RETURNING id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at, failure
 `
 
 type MessageCreateOutboundParams struct {
@@ -171,12 +171,13 @@ func (q *Queries) MessageCreateOutbound(ctx context.Context, arg MessageCreateOu
 		&i.ReportedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Failure,
 	)
 	return i, err
 }
 
 const messageFindForward = `-- name: MessageFindForward :one
-SELECT f.id, f.ride_id, f.direction, f.kind, f.originator, f.recipient, f.body, f.status, f.received_id, f.provider_id, f.forward_of, f.attempts, f.last_error, f.reported_at, f.created_at, f.updated_at FROM messages i JOIN messages f ON f.forward_of = i.id WHERE i.received_id = $1
+SELECT f.id, f.ride_id, f.direction, f.kind, f.originator, f.recipient, f.body, f.status, f.received_id, f.provider_id, f.forward_of, f.attempts, f.last_error, f.reported_at, f.created_at, f.updated_at, f.failure FROM messages i JOIN messages f ON f.forward_of = i.id WHERE i.received_id = $1
 `
 
 // The forward written for an inbound MessageBird message, if any.
@@ -200,12 +201,13 @@ func (q *Queries) MessageFindForward(ctx context.Context, receivedID *string) (M
 		&i.ReportedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Failure,
 	)
 	return i, err
 }
 
 const messageGet = `-- name: MessageGet :one
-SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages WHERE id = $1
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at, failure FROM messages WHERE id = $1
 `
 
 func (q *Queries) MessageGet(ctx context.Context, id int64) (Message, error) {
@@ -228,12 +230,13 @@ func (q *Queries) MessageGet(ctx context.Context, id int64) (Message, error) {
 		&i.ReportedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Failure,
 	)
 	return i, err
 }
 
 const messageListByRide = `-- name: MessageListByRide :many
-SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages WHERE ride_id = $1 ORDER BY created_at, id
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at, failure FROM messages WHERE ride_id = $1 ORDER BY created_at, id
 `
 
 func (q *Queries) MessageListByRide(ctx context.Context, rideID *int64) ([]Message, error) {
@@ -262,6 +265,7 @@ func (q *Queries) MessageListByRide(ctx context.Context, rideID *int64) ([]Messa
 			&i.ReportedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Failure,
 		); err != nil {
 			return nil, err
 		}
@@ -274,7 +278,7 @@ func (q *Queries) MessageListByRide(ctx context.Context, rideID *int64) ([]Messa
 }
 
 const messageListOutbox = `-- name: MessageListOutbox :many
-SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages WHERE direction = 'outbound' ORDER BY id DESC LIMIT 30
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at, failure FROM messages WHERE direction = 'outbound' ORDER BY id DESC LIMIT 30
 `
 
 func (q *Queries) MessageListOutbox(ctx context.Context) ([]Message, error) {
@@ -303,6 +307,7 @@ func (q *Queries) MessageListOutbox(ctx context.Context) ([]Message, error) {
 			&i.ReportedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Failure,
 		); err != nil {
 			return nil, err
 		}
@@ -315,7 +320,7 @@ func (q *Queries) MessageListOutbox(ctx context.Context) ([]Message, error) {
 }
 
 const messageListTrouble = `-- name: MessageListTrouble :many
-SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at, failure FROM messages
 WHERE last_error IS NOT NULL AND status IN ('queued', 'sending', 'failed')
 ORDER BY id DESC
 LIMIT 100
@@ -348,6 +353,7 @@ func (q *Queries) MessageListTrouble(ctx context.Context) ([]Message, error) {
 			&i.ReportedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Failure,
 		); err != nil {
 			return nil, err
 		}
@@ -360,7 +366,7 @@ func (q *Queries) MessageListTrouble(ctx context.Context) ([]Message, error) {
 }
 
 const messageListUnmatched = `-- name: MessageListUnmatched :many
-SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages WHERE ride_id IS NULL ORDER BY created_at DESC LIMIT $1
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at, failure FROM messages WHERE ride_id IS NULL ORDER BY created_at DESC LIMIT $1
 `
 
 // The newest texts no route matched.
@@ -390,6 +396,7 @@ func (q *Queries) MessageListUnmatched(ctx context.Context, limit int32) ([]Mess
 			&i.ReportedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Failure,
 		); err != nil {
 			return nil, err
 		}
@@ -402,7 +409,7 @@ func (q *Queries) MessageListUnmatched(ctx context.Context, limit int32) ([]Mess
 }
 
 const messageListUnmatchedFrom = `-- name: MessageListUnmatchedFrom :many
-SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at, failure FROM messages
 WHERE ride_id IS NULL AND originator IN ($1::text, $2::text) AND recipient = $3::text
   AND created_at >= $4::timestamptz AND created_at <= $5::timestamptz
 ORDER BY created_at, id
@@ -449,6 +456,7 @@ func (q *Queries) MessageListUnmatchedFrom(ctx context.Context, arg MessageListU
 			&i.ReportedAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.Failure,
 		); err != nil {
 			return nil, err
 		}
@@ -461,7 +469,7 @@ func (q *Queries) MessageListUnmatchedFrom(ctx context.Context, arg MessageListU
 }
 
 const messageMarkFailed = `-- name: MessageMarkFailed :exec
-UPDATE messages SET status = 'failed', attempts = attempts + $3::integer, last_error = $2, updated_at = now()
+UPDATE messages SET status = 'failed', attempts = attempts + $3::integer, last_error = $2, failure = $4, updated_at = now()
 WHERE id = $1 AND provider_id IS NULL
 `
 
@@ -469,26 +477,33 @@ type MessageMarkFailedParams struct {
 	ID        int64
 	LastError *string
 	Attempted int32
+	Failure   *string
 }
 
 // attempted: 1 when a send attempt failed, 0 when an operator cancelled.
 func (q *Queries) MessageMarkFailed(ctx context.Context, arg MessageMarkFailedParams) error {
-	_, err := q.db.Exec(ctx, messageMarkFailed, arg.ID, arg.LastError, arg.Attempted)
+	_, err := q.db.Exec(ctx, messageMarkFailed,
+		arg.ID,
+		arg.LastError,
+		arg.Attempted,
+		arg.Failure,
+	)
 	return err
 }
 
 const messageMarkRetrying = `-- name: MessageMarkRetrying :exec
-UPDATE messages SET status = 'queued', attempts = attempts + 1, last_error = $2, updated_at = now()
+UPDATE messages SET status = 'queued', attempts = attempts + 1, last_error = $2, failure = $3, updated_at = now()
 WHERE id = $1 AND provider_id IS NULL
 `
 
 type MessageMarkRetryingParams struct {
 	ID        int64
 	LastError *string
+	Failure   *string
 }
 
 func (q *Queries) MessageMarkRetrying(ctx context.Context, arg MessageMarkRetryingParams) error {
-	_, err := q.db.Exec(ctx, messageMarkRetrying, arg.ID, arg.LastError)
+	_, err := q.db.Exec(ctx, messageMarkRetrying, arg.ID, arg.LastError, arg.Failure)
 	return err
 }
 
@@ -544,7 +559,7 @@ func (q *Queries) MessagePerHour(ctx context.Context, since time.Time) ([]Messag
 const messageRequeue = `-- name: MessageRequeue :one
 UPDATE messages SET status = 'queued', updated_at = now()
 WHERE id = $1 AND direction = 'outbound' AND status = 'failed' AND provider_id IS NULL
-RETURNING id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at
+RETURNING id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at, failure
 `
 
 // An operator's retry of a failed send: queued again, its history kept.
@@ -568,12 +583,48 @@ func (q *Queries) MessageRequeue(ctx context.Context, id int64) (Message, error)
 		&i.ReportedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Failure,
 	)
 	return i, err
 }
 
+const messageRequeueFailed = `-- name: MessageRequeueFailed :many
+UPDATE messages SET status = 'queued', updated_at = now()
+WHERE id IN (
+    SELECT id FROM messages
+    WHERE direction = 'outbound' AND status = 'failed' AND provider_id IS NULL
+      AND failure IS DISTINCT FROM 'permanent' AND failure IS DISTINCT FROM 'cancelled'
+    ORDER BY id DESC
+    LIMIT $1::integer
+)
+RETURNING id
+`
+
+// "Retry all failed": the newest failed sends retrying may help (not
+// those MessageBird refused for good, nor those an operator cancelled),
+// queued again with their history kept.
+func (q *Queries) MessageRequeueFailed(ctx context.Context, max int32) ([]int64, error) {
+	rows, err := q.db.Query(ctx, messageRequeueFailed, max)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const messageToSend = `-- name: MessageToSend :one
-SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at FROM messages WHERE id = $1 AND provider_id IS NULL AND status IN ('queued', 'sending')
+SELECT id, ride_id, direction, kind, originator, recipient, body, status, received_id, provider_id, forward_of, attempts, last_error, reported_at, created_at, updated_at, failure FROM messages WHERE id = $1 AND provider_id IS NULL AND status IN ('queued', 'sending')
 `
 
 // A message due for a send attempt: read, not claimed, since a send job
@@ -600,6 +651,7 @@ func (q *Queries) MessageToSend(ctx context.Context, id int64) (Message, error) 
 		&i.ReportedAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Failure,
 	)
 	return i, err
 }

@@ -104,6 +104,7 @@ type Message struct {
 	ReportedAt *time.Time
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	Failure    *string
 }
 
 type Operator struct {

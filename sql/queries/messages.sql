@@ -24,12 +24,12 @@ UPDATE messages SET provider_id = $2, status = 'sent', attempts = attempts + 1, 
 WHERE id = $1 AND provider_id IS NULL;
 
 -- name: MessageMarkRetrying :exec
-UPDATE messages SET status = 'queued', attempts = attempts + 1, last_error = $2, updated_at = now()
+UPDATE messages SET status = 'queued', attempts = attempts + 1, last_error = $2, failure = sqlc.narg(failure), updated_at = now()
 WHERE id = $1 AND provider_id IS NULL;
 
 -- name: MessageMarkFailed :exec
 -- attempted: 1 when a send attempt failed, 0 when an operator cancelled.
-UPDATE messages SET status = 'failed', attempts = attempts + @attempted::integer, last_error = $2, updated_at = now()
+UPDATE messages SET status = 'failed', attempts = attempts + @attempted::integer, last_error = $2, failure = sqlc.narg(failure), updated_at = now()
 WHERE id = $1 AND provider_id IS NULL;
 
 -- name: MessageCreateInbound :one
@@ -98,3 +98,17 @@ SELECT * FROM messages WHERE ride_id IS NULL ORDER BY created_at DESC LIMIT $1;
 -- name: MessageCountByStatus :many
 -- The metrics scrape: how many messages wait, fail or got through.
 SELECT status, count(*) AS n FROM messages GROUP BY status;
+
+-- name: MessageRequeueFailed :many
+-- "Retry all failed": the newest failed sends retrying may help (not
+-- those MessageBird refused for good, nor those an operator cancelled),
+-- queued again with their history kept.
+UPDATE messages SET status = 'queued', updated_at = now()
+WHERE id IN (
+    SELECT id FROM messages
+    WHERE direction = 'outbound' AND status = 'failed' AND provider_id IS NULL
+      AND failure IS DISTINCT FROM 'permanent' AND failure IS DISTINCT FROM 'cancelled'
+    ORDER BY id DESC
+    LIMIT @max::integer
+)
+RETURNING id;

@@ -21,6 +21,19 @@ type Overview struct {
 	Rides          []Ride      // the latest
 	UnmatchedTexts []Message   // the latest texts no route matched
 	UnmatchedCalls []Call      // the latest calls no route matched
+	// Sends sums up the sends that need an operator: retrying, failed,
+	// and the rides whose notifications did not go out.
+	Sends SendTrouble
+	// EventsFailing is how many events the platform has not taken (up to
+	// the events page's list).
+	EventsFailing int
+}
+
+// NeedsAttention reports whether anything on the overview needs an
+// operator now.
+func (o Overview) NeedsAttention() bool {
+	return o.Sends.Retrying > 0 || o.Sends.Failed > 0 || o.EventsFailing > 0 || o.Pool.Low ||
+		len(o.UnmatchedTexts) > 0 || len(o.UnmatchedCalls) > 0
 }
 
 // HourCount is the messages created in the hour that starts at Hour.
@@ -41,6 +54,16 @@ func (s *Service) Overview(ctx context.Context, rows int) (Overview, error) {
 	if o.Pool, err = s.PoolHealth(ctx); err != nil {
 		return o, err
 	}
+	sends, err := s.TroubledSends(ctx)
+	if err != nil {
+		return o, err
+	}
+	o.Sends = Summarize(sends)
+	events, err := s.TroubledEvents(ctx)
+	if err != nil {
+		return o, err
+	}
+	o.EventsFailing = len(events)
 	q := s.queries()
 	local := now.In(s.Location())
 	midnight := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, s.Location())

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"birdcar/sql/db"
@@ -137,70 +136,33 @@ func (t *RouteTable) Run(ctx context.Context) {
 			}
 		}
 	}()
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		started := time.Now()
-		err := t.follow(ctx)
-		t.setLive(false)
-		if ctx.Err() != nil {
-			return
-		}
-		if time.Since(started) > time.Minute {
-			wait = 100 * time.Millisecond // it had been up: try again at once
-		}
-		t.rides.logger().Warn("route table: lost the database, calls use the routes as they were until it is back", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-	}
-}
-
-// follow listens, loads every route and applies notices until the
-// connection fails or ctx ends.
-func (t *RouteTable) follow(ctx context.Context) error {
-	pc, err := t.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	conn := pc.Hijack() // its own connection: LISTEN holds it
-	defer conn.Close(context.WithoutCancel(ctx))
-	// Named, so that an operator sees it in pg_stat_activity.
-	if _, err := conn.Exec(ctx, "SET application_name = 'birdcar route table'; LISTEN "+routesChannel); err != nil {
-		return err
-	}
-	if err := t.loadAll(ctx, conn); err != nil {
-		return err
-	}
-	t.setLive(true)
-	t.rides.logger().Info("route table: live", "routes", t.Len())
-	for {
-		wait, cancel := context.WithTimeout(ctx, routesHeartbeat)
-		n, err := conn.WaitForNotification(wait)
-		cancel()
-		if err != nil && ctx.Err() == nil && pgconn.Timeout(err) {
-			// Silence: make sure the connection is still there, since a
-			// dead one (a partition, a failed-over server) can look just
-			// as quiet, and memory would then miss every change.
-			ping, cancel := context.WithTimeout(ctx, routesHeartbeat/2)
-			err = conn.Ping(ping)
-			cancel()
-			if err == nil {
-				continue
+	l := &listener{
+		pool: t.pool, rides: t.rides, name: "birdcar route table", channel: routesChannel, heartbeat: routesHeartbeat,
+		ready: func(ctx context.Context, conn *pgx.Conn) error {
+			if err := t.loadAll(ctx, conn); err != nil {
+				return err
 			}
-		}
-		if err != nil {
-			return err
-		}
-		if n.Payload == "*" {
-			err = t.loadAll(ctx, conn)
-		} else if id, perr := strconv.ParseInt(n.Payload, 10, 64); perr == nil {
-			err = t.load(ctx, conn, id)
-		}
-		if err != nil {
-			return err
-		}
+			t.setLive(true)
+			t.rides.logger().Info("route table: live", "routes", t.Len())
+			return nil
+		},
+		notice: func(ctx context.Context, conn *pgx.Conn, payload string) error {
+			if payload == "*" {
+				return t.loadAll(ctx, conn)
+			}
+			if id, err := strconv.ParseInt(payload, 10, 64); err == nil {
+				return t.load(ctx, conn, id)
+			}
+			return nil
+		},
+		lost: func(err error) {
+			t.setLive(false)
+			if ctx.Err() == nil {
+				t.rides.logger().Warn("route table: lost the database, calls use the routes as they were until it is back", "err", err)
+			}
+		},
 	}
+	l.run(ctx)
 }
 
 // loadAll replaces the table with the routes valid now or later.

@@ -47,6 +47,9 @@ const (
 	FailureTimeout  SendFailure = "timeout"
 	FailureNetwork  SendFailure = "network"
 	FailureOther    SendFailure = "other" // a garbled answer, a cancellation
+	// FailureCancelled is an operator's cancellation, as a message
+	// records it: never a sender's failure.
+	FailureCancelled SendFailure = "cancelled"
 )
 
 // SendError is a failed send.
@@ -137,7 +140,8 @@ func (s *Service) Deliver(ctx context.Context, sender Sender, id int64, attempt,
 	if outcome == DeliveryFailed {
 		dbErr = s.markFailed(ctx, msg, reason, FailureOf(err))
 	} else {
-		dbErr = q.MessageMarkRetrying(ctx, db.MessageMarkRetryingParams{ID: msg.ID, LastError: &reason})
+		failure := string(FailureOf(err))
+		dbErr = q.MessageMarkRetrying(ctx, db.MessageMarkRetryingParams{ID: msg.ID, LastError: &reason, Failure: &failure})
 	}
 	if dbErr != nil {
 		return outcome, fmt.Errorf("record %s of message %d: %w", outcome, msg.ID, dbErr)
@@ -180,7 +184,8 @@ func (s *Service) markSent(ctx context.Context, msg db.Message, providerID strin
 // category, never a phone number) for the message.failed event.
 func (s *Service) markFailed(ctx context.Context, msg db.Message, reason string, failure SendFailure) error {
 	return s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
-		if err := q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: msg.ID, LastError: &reason, Attempted: 1}); err != nil {
+		kind := string(failure)
+		if err := q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: msg.ID, LastError: &reason, Failure: &kind, Attempted: 1}); err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, EventMessageFailed, messageEvent{MessageID: msg.ID, RideID: msg.RideID, Kind: msg.Kind, Reason: string(failure)})
@@ -191,10 +196,88 @@ func (s *Service) markFailed(ctx context.Context, msg db.Message, reason string,
 // view of its job.
 type Send struct {
 	Message     Message
-	JobState    string     // "" when the job is gone
-	MaxAttempts int        // of the job
-	NextAttempt *time.Time // when River tries again, if it will
+	Failure     SendFailure // what kind of failure last_error reports; "" when unknown
+	JobID       int64       // River's job (its UI shows it); 0 when the job is gone
+	JobState    string      // "" when the job is gone
+	MaxAttempts int         // of the job
+	NextAttempt *time.Time  // when River tries again, if it will
+	// Recipient is the party the message is for, when it is one of its
+	// ride's parties today (its Phone the message's recipient): a
+	// permanent failure is fixed on their page.
+	Recipient *Person
 }
+
+// Retrying reports whether the send waits for another attempt.
+func (s Send) Retrying() bool { return s.Message.Status != StatusFailed }
+
+// Permanent reports whether the provider refused the message for good
+// (a bad recipient, a bad key): retrying it cannot help.
+func (s Send) Permanent() bool { return s.Failure == FailureRejected }
+
+// Requeueable reports whether RetryAllFailed would queue the send again:
+// failed, not refused for good, not cancelled by an operator.
+func (s Send) Requeueable() bool {
+	return !s.Retrying() && !s.Permanent() && s.Failure != FailureCancelled
+}
+
+// SendFilter picks troubled sends: SendRetrying, SendFailed, or "" for all.
+type SendFilter string
+
+// The filters of troubled sends.
+const (
+	SendRetrying SendFilter = "retrying"
+	SendFailed   SendFilter = "failed"
+)
+
+// Match reports whether the filter keeps send.
+func (f SendFilter) Match(send Send) bool {
+	switch f {
+	case SendRetrying:
+		return send.Retrying()
+	case SendFailed:
+		return !send.Retrying()
+	}
+	return true
+}
+
+// SendTrouble sums up the troubled sends, for the overview.
+type SendTrouble struct {
+	Retrying, Failed int
+	Permanent        int    // of Failed: refused for good
+	More             bool   // the list was cut: there are more
+	LastError        string // the newest send's, safe to show
+	LastErrorAt      time.Time
+	Unnotified       []int64 // rides whose notifications did not go out, newest first
+}
+
+// Summarize sums sends (TroubledSends' list) up.
+func Summarize(sends []Send) SendTrouble {
+	var t SendTrouble
+	t.More = len(sends) >= troubleListed
+	seen := map[int64]bool{}
+	for _, send := range sends {
+		m := send.Message
+		if send.Retrying() {
+			t.Retrying++
+		} else {
+			t.Failed++
+			if send.Permanent() {
+				t.Permanent++
+			}
+		}
+		if t.LastError == "" && m.LastError != nil {
+			t.LastError, t.LastErrorAt = *m.LastError, m.UpdatedAt
+		}
+		if m.Kind == KindNotification && m.RideID != nil && !seen[*m.RideID] {
+			seen[*m.RideID] = true
+			t.Unnotified = append(t.Unnotified, *m.RideID)
+		}
+	}
+	return t
+}
+
+// troubleListed is how many troubled sends MessageListTrouble returns.
+const troubleListed = 100
 
 // TroubledSends lists the outbound messages that failed or wait for a
 // retry, newest first.
@@ -214,10 +297,19 @@ func (s *Service) TroubledSends(ctx context.Context) ([]Send, error) {
 			return err
 		}
 		out = make([]Send, len(rows))
+		rides := map[int64]Ride{}
 		for i, m := range rows {
 			out[i] = Send{Message: toMessage(m)}
+			if m.Failure != nil {
+				out[i].Failure = SendFailure(*m.Failure)
+			}
+			if out[i].Permanent() && m.RideID != nil {
+				if out[i].Recipient, err = s.recipientOf(ctx, q, rides, *m.RideID, m.Recipient); err != nil {
+					return err
+				}
+			}
 			if j := jobs[m.ID]; j != nil {
-				out[i].JobState, out[i].MaxAttempts = string(j.State), j.MaxAttempts
+				out[i].JobID, out[i].JobState, out[i].MaxAttempts = j.ID, string(j.State), j.MaxAttempts
 				if j.State == rivertype.JobStateRetryable || j.State == rivertype.JobStateScheduled {
 					out[i].NextAttempt = &j.ScheduledAt
 				}
@@ -226,6 +318,29 @@ func (s *Service) TroubledSends(ctx context.Context) ([]Send, error) {
 		return nil
 	})
 	return out, err
+}
+
+// recipientOf is the party of a ride (read once into rides) whose phone
+// is recipient, or nil: the ride is gone, or the party's phone changed.
+func (s *Service) recipientOf(ctx context.Context, q *db.Queries, rides map[int64]Ride, rideID int64, recipient string) (*Person, error) {
+	r, ok := rides[rideID]
+	if !ok {
+		var err error
+		r, err = s.ride(ctx, q, rideID)
+		if errors.Is(err, ErrRideNotFound) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+		rides[rideID] = r
+	}
+	switch recipient {
+	case r.CustomerPhone:
+		return &Person{ID: r.CustomerID, Role: RoleCustomer, Name: r.CustomerName, Phone: r.CustomerPhone}, nil
+	case r.DriverPhone:
+		return &Person{ID: r.DriverID, Role: RoleDriver, Name: r.DriverName, Phone: r.DriverPhone}, nil
+	}
+	return nil, nil
 }
 
 // sendJobs finds the newest send job of each message, keyed by message id.
@@ -289,6 +404,35 @@ func (s *Service) RetrySend(ctx context.Context, id int64) (Retry, error) {
 	return out, err
 }
 
+// RetryAllFailed queues every failed send again that retrying may help
+// (not those MessageBird refused for good, nor those an operator
+// cancelled), each with a new job, and says how many.
+func (s *Service) RetryAllFailed(ctx context.Context) (int, error) {
+	var n int
+	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		ids, err := q.MessageRequeueFailed(ctx, retryAllBatch)
+		if err != nil {
+			return fmt.Errorf("requeue failed sends: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		params := make([]river.InsertManyParams, len(ids))
+		for i, id := range ids {
+			params[i] = river.InsertManyParams{Args: SendArgs{MessageID: id}}
+		}
+		if _, err := s.Jobs.InsertManyTx(ctx, tx, params); err != nil {
+			return fmt.Errorf("enqueue sends: %w", err)
+		}
+		n = len(ids)
+		return nil
+	})
+	return n, err
+}
+
+// retryAllBatch bounds one RetryAllFailed: an operator may press it again.
+const retryAllBatch = 1000
+
 // CancelSend stops retrying a send and marks it failed.
 func (s *Service) CancelSend(ctx context.Context, id int64) error {
 	return s.sendAction(ctx, id, func(tx pgx.Tx, q *db.Queries, m db.Message, job *rivertype.JobRow) error {
@@ -304,7 +448,8 @@ func (s *Service) CancelSend(ctx context.Context, id int64) error {
 		if m.LastError != nil {
 			reason += " (last error: " + *m.LastError + ")"
 		}
-		if err := q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: m.ID, LastError: &reason}); err != nil || m.ProviderID != nil {
+		cancelled := string(FailureCancelled)
+		if err := q.MessageMarkFailed(ctx, db.MessageMarkFailedParams{ID: m.ID, LastError: &reason, Failure: &cancelled}); err != nil || m.ProviderID != nil {
 			return err // a message MessageBird took stays as it is
 		}
 		return s.emit(ctx, tx, EventMessageFailed, messageEvent{MessageID: m.ID, RideID: m.RideID, Kind: m.Kind, Reason: "cancelled"})

@@ -192,3 +192,67 @@ func TestSends_TroubleRetryAndCancel(t *testing.T) {
 		}
 	})
 }
+
+func TestSends_PermanentApartAndRetryAllFailed(t *testing.T) {
+	t.Parallel()
+	f := activeRide(t, nil)
+	ctx := t.Context()
+	cust := notification(t, f)
+	var drv ride.Message
+	out, _ := f.Rides.Outbox(ctx)
+	for _, m := range out {
+		if m.ID != cust.ID {
+			drv = m
+		}
+	}
+	down := &sender{err: &ride.SendError{Failure: ride.FailureServer, Reason: "MessageBird unavailable (server error)"}}
+	if _, err := f.Rides.Deliver(ctx, down, cust.ID, 5, 5); err == nil { // the last attempt: failed, transient
+		t.Fatal("want a failed attempt")
+	}
+	refused := &sender{err: &ride.SendError{Failure: ride.FailureRejected, Reason: "MessageBird rejected the message: invalid recipient"}}
+	if _, err := f.Rides.Deliver(ctx, refused, drv.ID, 1, 5); err == nil {
+		t.Fatal("want a failed attempt")
+	}
+	sends, err := f.Rides.TroubledSends(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[int64]ride.Send{}
+	for _, s := range sends {
+		byID[s.Message.ID] = s
+	}
+	if s := byID[drv.ID]; !s.Permanent() || s.Requeueable() || s.Recipient == nil || s.Recipient.ID != f.drv.ID || s.Recipient.Role != ride.RoleDriver {
+		t.Errorf("refused send %+v: want permanent, not requeueable, its recipient the driver", s)
+	}
+	if s := byID[cust.ID]; s.Permanent() || !s.Requeueable() || s.Failure != ride.FailureServer || s.JobID == 0 {
+		t.Errorf("given-up send %+v: want transient, requeueable, with its job", s)
+	}
+	sum := ride.Summarize(sends)
+	if sum.Failed != 2 || sum.Permanent != 1 || sum.Retrying != 0 || len(sum.Unnotified) != 1 || sum.Unnotified[0] != f.ride.ID || sum.LastError == "" {
+		t.Errorf("summary %+v", sum)
+	}
+	if !ride.SendFailed.Match(byID[drv.ID]) || ride.SendRetrying.Match(byID[drv.ID]) {
+		t.Error("filters: a failed send is failed, not retrying")
+	}
+
+	n, err := f.Rides.RetryAllFailed(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("retry all failed = %d, %v; want the transient one only", n, err)
+	}
+	sends, _ = f.Rides.TroubledSends(ctx)
+	for _, s := range sends {
+		switch s.Message.ID {
+		case cust.ID:
+			if !s.Retrying() {
+				t.Errorf("the transient failure after retry all: %s", s.Message.Status)
+			}
+		case drv.ID:
+			if s.Retrying() {
+				t.Error("the refused send was queued again")
+			}
+		}
+	}
+	if got := sendJobs(t, f.testBundle); got[len(got)-1] != cust.ID {
+		t.Errorf("jobs %v: want a new one for message %d", got, cust.ID)
+	}
+}
