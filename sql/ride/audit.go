@@ -64,6 +64,7 @@ const (
 	AuditNumberDisable   = "number.disable"
 	AuditSendRetry       = "send.retry"
 	AuditSendCancel      = "send.cancel"
+	AuditSendRetryAll    = "send.retry-all"
 	AuditEventRetry      = "event.retry"
 	AuditOperatorAdd     = "operator.add"
 	AuditOperatorRole    = "operator.role"
@@ -79,7 +80,7 @@ var AuditActions = []string{
 	AuditRideCreate, AuditRideEnd, AuditRideDisconnect, AuditRideExtend,
 	AuditPersonCreate, AuditPersonUpdate, AuditPersonDelete, AuditPersonErase,
 	AuditNumberAdd, AuditNumberEnable, AuditNumberDisable,
-	AuditSendRetry, AuditSendCancel, AuditEventRetry,
+	AuditSendRetry, AuditSendRetryAll, AuditSendCancel, AuditEventRetry,
 	AuditOperatorAdd, AuditOperatorRole, AuditOperatorDisable, AuditOperatorEnable, AuditOperatorPass,
 	AuditTokenCreate, AuditTokenRevoke,
 }

@@ -425,7 +425,7 @@ func (s *Service) RetryAllFailed(ctx context.Context) (int, error) {
 			return fmt.Errorf("enqueue sends: %w", err)
 		}
 		n = len(ids)
-		return nil
+		return s.audit(ctx, q, AuditEntry{Action: AuditSendRetryAll, Detail: strconv.Itoa(n) + " queued again"})
 	})
 	return n, err
 }

@@ -255,4 +255,8 @@ func TestSends_PermanentApartAndRetryAllFailed(t *testing.T) {
 	if got := sendJobs(t, f.testBundle); got[len(got)-1] != cust.ID {
 		t.Errorf("jobs %v: want a new one for message %d", got, cust.ID)
 	}
+	log, _, err := f.Rides.AuditLog(ctx, ride.AuditFilter{Action: ride.AuditSendRetryAll})
+	if err != nil || len(log) != 1 || log[0].Detail != "1 queued again" {
+		t.Errorf("audit of retry all: %+v, %v; want one entry for 1 send", log, err)
+	}
 }
