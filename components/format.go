@@ -3,6 +3,8 @@ package components
 import (
 	"net/url"
 	"time"
+
+	"birdcar/sql/ride/phone"
 )
 
 func formatTime(t time.Time) string {
@@ -10,3 +12,7 @@ func formatTime(t time.Time) string {
 }
 
 func urlEscape(s string) string { return url.QueryEscape(s) }
+
+// formatPhone writes a phone or proxy number for people
+// ("+44 7700 900202"): every number the console shows goes through it.
+func formatPhone(number string) string { return phone.Format(number) }

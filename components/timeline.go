@@ -53,5 +53,5 @@ func who(p ride.Party) string {
 	if p.Role != "" {
 		return p.Name
 	}
-	return p.Phone
+	return formatPhone(p.Phone)
 }

@@ -11,6 +11,7 @@ import (
 
 	"birdcar/components"
 	"birdcar/sql/ride"
+	"birdcar/sql/ride/phone"
 )
 
 // ridesPerPage is the length of a page of the ride list.
@@ -74,7 +75,7 @@ func (s *Server) personOptions(c *fiber.Ctx, role ride.Role, search string) ([]c
 	}
 	opts := make([]components.Option, len(people))
 	for i, p := range people {
-		opts[i] = components.Option{Value: strconv.FormatInt(p.ID, 10), Label: p.Name + " (" + p.Phone + ")"}
+		opts[i] = components.Option{Value: strconv.FormatInt(p.ID, 10), Label: p.Name + " (" + phone.Format(p.Phone) + ")"}
 	}
 	return opts, nil
 }

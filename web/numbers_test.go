@@ -10,6 +10,7 @@ import (
 
 	"birdcar/components"
 	"birdcar/sql/ride"
+	"birdcar/sql/ride/phone"
 )
 
 // storedNumber reads a pool number back through the domain.
@@ -55,7 +56,7 @@ func TestNumbers_AddOne(t *testing.T) {
 		t.Fatalf("add: %d, trigger %q", r.StatusCode, r.Header.Get(hxTrigger))
 	}
 	row := doc.Find(sel("number-row"))
-	if row.Length() != 1 || row.Find(sel("number-number")).Text() != "+31612340001" || !strings.Contains(row.Text(), "NL") {
+	if row.Length() != 1 || row.Find(sel("number-number")).Text() != "+31 6 12340001" || !strings.Contains(row.Text(), "NL") {
 		t.Errorf("rows after add: %q", row.Text())
 	}
 	r, doc = b.console(t, "POST", "/numbers", url.Values{"number": {"+31612340001"}}, true)
@@ -131,7 +132,7 @@ func TestNumbers_ToggleAndLoad(t *testing.T) {
 	}
 	_, doc := b.console(t, "GET", "/numbers", nil, false)
 	doc.Find(sel("number-row")).Each(func(_ int, row *goquery.Selection) {
-		busy := row.Find(sel("number-number")).Text() == active.ProxyNumber
+		busy := row.Find(sel("number-number")).Text() == phone.Format(active.ProxyNumber)
 		load, last := row.Find(sel("number-load")).Text(), strings.TrimSpace(row.Find(sel("number-last-assigned")).Text())
 		if busy && (load != "1" || last != "1 May 2026 12:00") || !busy && (load != "0" || last != "never") {
 			t.Errorf("%s: load %s, last assigned %q", row.Find(sel("number-number")).Text(), load, last)

@@ -240,3 +240,20 @@ func passes(n *phonenumbers.PhoneNumber, e string, check Check) bool {
 func fictional(e string) bool {
 	return len(e) == len("+447700900000") && strings.HasPrefix(e, "+447700900")
 }
+
+// Format writes a number for people to read, grouped as its country
+// writes it: "+44 7700 900202". It takes E.164 or MessageBird's bare
+// digits ("31699999999", which it writes with the +); anything else —
+// "Restricted", an empty string, a number no country can read — comes
+// back as it was.
+func Format(number string) string {
+	digits := strings.TrimPrefix(number, "+")
+	if !e164.MatchString("+"+digits) || !possibleInternational(digits) {
+		return number
+	}
+	n, err := phonenumbers.Parse("+"+digits, "")
+	if err != nil {
+		return number
+	}
+	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+}

@@ -199,3 +199,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestFormat(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"+447700900202": "+44 7700 900202",
+		"447700900202":  "+44 7700 900202", // MessageBird's digits
+		"31699999999":   "+31 6 99999999",
+		"+442079460000": "+44 20 7946 0000",
+		"Restricted":    "Restricted",
+		"":              "",
+		"12":            "12",
+		"+999123456789": "+999123456789", // no such country code
+	}
+	for in, want := range cases {
+		if got := Format(in); got != want {
+			t.Errorf("Format(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
