@@ -268,7 +268,7 @@ func NumbersSection(p NumbersProps) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = numberField("number-add-country", "number-country-error", "country", "Country (optional: the number's own)", "text", p.Add.Country, p.Add.Errors["country"]).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = numberField("number-add-country", "number-country-error", "country", "Country (optional: the number's own; a national form is read in it)", "text", p.Add.Country, p.Add.Errors["country"]).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -303,7 +303,7 @@ func NumbersSection(p NumbersProps) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<label for=\"number-bulk\">One number per line, optionally followed by “,CC” (a country code)</label> <textarea id=\"number-bulk\" name=\"numbers\" rows=\"6\" style=\"width: 100%\" data-testid=\"number-bulk\" aria-invalid=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<label for=\"number-bulk\">One number per line, optionally followed by “,CC” (a country code, in which a national form such as “020 7946 0000,GB” is read)</label> <textarea id=\"number-bulk\" name=\"numbers\" rows=\"6\" style=\"width: 100%\" data-testid=\"number-bulk\" aria-invalid=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

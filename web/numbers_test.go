@@ -77,29 +77,32 @@ func TestNumbers_BulkPaste(t *testing.T) {
 		"+31612340009",
 		"06 1234 0001",
 		"+31612340002,NLD",
+		"020 7946 0000,GB",
+		"+31 6 1234 0003,GB",
 	}, "\r\n")
 	r, doc := b.console(t, "POST", "/numbers/bulk", url.Values{"numbers": {paste}}, true)
 	if r.StatusCode != 200 || r.Header.Get(hxTrigger) != components.PoolChanged {
 		t.Fatalf("bulk: %d", r.StatusCode)
 	}
 	report := doc.Find(sel("bulk-report"))
-	if got := report.Find(sel("bulk-added")).Text(); got != "Added 2 numbers." {
+	if got := report.Find(sel("bulk-added")).Text(); got != "Added 3 numbers." {
 		t.Errorf("report says %q", got)
 	}
 	var rejects []string
 	report.Find(sel("bulk-reject")).Each(func(_ int, s *goquery.Selection) { rejects = append(rejects, s.Text()) })
 	for i, want := range []string{
 		"line 3 (+31 6 CALL): Number: a phone number may contain only digits",
-		"line 5 (+31612340009): +31612340009 is already in the pool.",
-		"line 6 (06 1234 0001): +31612340001 is already in the pool.",
+		"line 5 (+31612340009): +31 6 12340009 is already in the pool.",
+		"line 6 (06 1234 0001): +31 6 12340001 is already in the pool.",
 		"line 7 (+31612340002,NLD): Country must be a two-letter ISO code",
+		"line 9 (+31 6 1234 0003,GB): +31 6 12340003 is a number of NL, not of GB",
 	} {
 		if i >= len(rejects) || !strings.HasPrefix(rejects[i], want) {
 			t.Errorf("reject %d: got %q, want %q…", i, rejects, want)
 		}
 	}
-	if len(rejects) != 4 {
-		t.Errorf("%d rejects, want 4", len(rejects))
+	if len(rejects) != 5 {
+		t.Errorf("%d rejects, want 5", len(rejects))
 	}
 	nums, err := b.Rides.Numbers(t.Context())
 	if err != nil {
@@ -109,10 +112,10 @@ func TestNumbers_BulkPaste(t *testing.T) {
 	for _, n := range nums {
 		got = append(got, n.Number+" "+n.Country)
 	}
-	if strings.Join(got, ", ") != "+31612340001 NL, +31612340009 NL, +447700900123 GB" {
+	if strings.Join(got, ", ") != "+31612340001 NL, +31612340009 NL, +442079460000 GB, +447700900123 GB" {
 		t.Errorf("pool holds %v", got)
 	}
-	if doc.Find(sel("number-row")).Length() != 3 || doc.Find(sel("number-bulk")).Text() != "" {
+	if doc.Find(sel("number-row")).Length() != 4 || doc.Find(sel("number-bulk")).Text() != "" {
 		t.Error("the section did not show the new pool with a cleared paste box")
 	}
 

@@ -30,18 +30,30 @@ type NumberInput struct {
 	Number, Country string
 }
 
-// check normalises the number; the country defaults to the number's own.
+// check normalises the number, read in its country: a national form
+// ("020 7946 0000" with GB) is read there, and a number of another country
+// ("+31 …" with GB) is refused. Without a country the number is read in
+// defaultCountry and labelled with its own.
 func (in NumberInput) check(defaultCountry string) (NumberInput, error) {
-	e164, err := phone.Parse(in.Number, defaultCountry, phone.Possible)
+	country := strings.ToUpper(strings.TrimSpace(in.Country))
+	if country != "" && (len(country) != 2 || strings.Trim(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" || !phone.KnownRegion(country)) {
+		return in, InvalidField("country", "Country must be a two-letter ISO code such as NL.")
+	}
+	region := country
+	if region == "" {
+		region = defaultCountry
+	}
+	e164, err := phone.Parse(in.Number, region, phone.Possible)
 	if err != nil {
 		return in, &Error{Code: CodeInvalidPhone, Field: "number", Message: "Number: " + err.Error() + "."}
 	}
-	country := strings.ToUpper(strings.TrimSpace(in.Country))
 	if country == "" {
-		country = phone.Region(e164)
-	}
-	if len(country) != 2 || strings.Trim(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
-		return in, InvalidField("country", "Country must be a two-letter ISO code such as NL.")
+		if country = phone.Region(e164); country == "" {
+			return in, InvalidField("country", "Give the number's country as a two-letter ISO code such as NL.")
+		}
+	} else if !phone.InRegion(e164, country) {
+		return in, InvalidField("country", fmt.Sprintf("%s is a number of %s, not of %s: correct the country or the number.",
+			phone.Format(e164), phone.Region(e164), country))
 	}
 	return NumberInput{Number: e164, Country: country}, nil
 }
@@ -96,7 +108,7 @@ func (s *Service) addNumber(ctx context.Context, conn DB, in NumberInput) (Numbe
 		return err
 	})
 	if isUniqueViolation(err) {
-		return Number{}, &Error{Code: CodeDuplicateNumber, Field: "number", Message: in.Number + " is already in the pool."}
+		return Number{}, &Error{Code: CodeDuplicateNumber, Field: "number", Message: phone.Format(in.Number) + " is already in the pool."}
 	}
 	if err != nil {
 		return Number{}, fmt.Errorf("create number: %w", err)

@@ -20,8 +20,12 @@ func TestAddNumber(t *testing.T) {
 	}{
 		{name: "the country defaults to the number's own", in: ride.NumberInput{Number: "+44 7700 900201"}, number: "+447700900201", cc: "GB"},
 		{name: "a country given wins, upper-cased", in: ride.NumberInput{Number: "0970 0000 0001", Country: " nl "}, number: "+3197000000001", cc: "NL"},
-		{name: "a number typed twice is a duplicate", in: ride.NumberInput{Number: "+447700900201"}, code: ride.CodeDuplicateNumber, field: "number", inText: "+447700900201 is already in the pool."},
+		{name: "a number typed twice is a duplicate", in: ride.NumberInput{Number: "+447700900201"}, code: ride.CodeDuplicateNumber, field: "number", inText: "+44 7700 900201 is already in the pool."},
 		{name: "an impossible number is refused", in: ride.NumberInput{Number: "12"}, code: ride.CodeInvalidPhone, field: "number", inText: "Number: "},
+		{name: "a national form is read in the country given", in: ride.NumberInput{Number: "020 7946 0000", Country: "GB"}, number: "+442079460000", cc: "GB"},
+		{name: "so is one in the default country's form", in: ride.NumberInput{Number: "0161 496 0000", Country: "gb"}, number: "+441614960000", cc: "GB"},
+		{name: "a number of another country is refused", in: ride.NumberInput{Number: "+31 6 1234 5678", Country: "GB"}, code: ride.CodeInvalid, field: "country", inText: "+31 6 12345678 is a number of NL, not of GB"},
+		{name: "a country must exist", in: ride.NumberInput{Number: "+447700900202", Country: "XX"}, code: ride.CodeInvalid, field: "country", inText: "two-letter ISO code"},
 		{name: "a country is two letters", in: ride.NumberInput{Number: "+447700900202", Country: "GBR"}, code: ride.CodeInvalid, field: "country", inText: "two-letter ISO code"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

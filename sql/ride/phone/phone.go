@@ -128,6 +128,19 @@ func Region(e164 string) string {
 	return r
 }
 
+// InRegion reports whether e164 has the country calling code of region
+// (an ISO code such as "GB"): +44 numbers are in GB, and also in GG, JE
+// and IM, which share it. An unknown region has no numbers.
+func InRegion(e164, region string) bool {
+	cc := phonenumbers.GetCountryCodeForRegion(region)
+	n, err := phonenumbers.Parse(e164, "")
+	return cc != 0 && err == nil && int(n.GetCountryCode()) == cc
+}
+
+// KnownRegion reports whether region is an ISO code with a country
+// calling code.
+func KnownRegion(region string) bool { return phonenumbers.GetCountryCodeForRegion(region) != 0 }
+
 // IsInvalid reports whether err is a refusal of the number itself.
 func IsInvalid(err error) bool {
 	var pe *Error
