@@ -140,6 +140,7 @@ func TestAPI_Errors(t *testing.T) {
 		{"no start", "/api/v1/rides", rideBody(func(m map[string]any) { m["start"] = "  " }), 422, "invalid_start", "start"},
 		{"long destination", "/api/v1/rides", rideBody(func(m map[string]any) { m["destination"] = strings.Repeat("é", 201) }), 422, "invalid_destination", "destination"},
 		{"bad pickup", "/api/v1/rides", rideBody(func(m map[string]any) { m["pickup_at"] = "tomorrow" }), 422, "invalid_pickup_at", "pickup_at"},
+		{"past pickup", "/api/v1/rides", rideBody(func(m map[string]any) { m["pickup_at"] = "2020-05-01T14:30:00Z" }), 422, "invalid_pickup_at", "pickup_at"},
 		{"unknown customer", "/api/v1/rides", rideBody(func(m map[string]any) { m["customer_id"] = 999999 }), 422, "invalid_customer_id", "customer_id"},
 		{"unknown driver", "/api/v1/rides", rideBody(func(m map[string]any) { m["driver_id"] = 999999 }), 422, "invalid_driver_id", "driver_id"},
 		{"wrong type", "/api/v1/rides", rideBody(func(m map[string]any) { m["customer_id"] = "one" }), 422, "invalid_customer_id", "customer_id"},

@@ -53,6 +53,7 @@ func TestRidesPage_CreateValidatesInPlace(t *testing.T) {
 		{"no customer", "customer_id", func(v url.Values) { v.Set("customer_id", "") }},
 		{"no start", "start", func(v url.Values) { v.Set("start", " ") }},
 		{"bad pickup", "pickup_at", func(v url.Values) { v.Set("pickup_at", "soon") }},
+		{"past pickup", "pickup_at", func(v url.Values) { v.Set("pickup_at", "2020-05-01T14:30") }},
 		{"unknown driver", "driver_id", func(v url.Values) { v.Set("driver_id", "99999") }},
 	} {
 		status, doc := b.consolePost(t, "/rides", form(tc.mut))

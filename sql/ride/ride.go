@@ -60,6 +60,11 @@ type NewRide struct {
 // tries another one.
 const assignAttempts = 20
 
+// PickupTolerance is how far in the past a new ride's pickup may be: the
+// car may already be at the door when the ride is entered, but a pickup
+// in 2020 is a typo.
+const PickupTolerance = 15 * time.Minute
+
 // forwardLimit is the longest text a forward carries intact.
 const forwardLimit = 1600
 
@@ -103,8 +108,11 @@ func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, 
 	if customer.Phone == driver.Phone {
 		return Ride{}, InvalidField("driver_id", "The customer and the driver have the same phone number; a masked number cannot connect a phone to itself.")
 	}
-
 	now := s.Now()
+	if in.PickupAt.Before(now.Add(-PickupTolerance)) {
+		return Ride{}, InvalidField("pickup_at", "The pickup time is in the past: choose a time from now on.")
+	}
+
 	id, err := s.assignNumber(ctx, tx, in, customer, driver, now)
 	if err != nil {
 		return Ride{}, err
