@@ -105,7 +105,11 @@ func (s *Server) handleRides(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return renderPage(c, http.StatusOK, s.layout(c, "Rides", "rides"), components.RidesPage(components.RidesPageProps{Form: form, List: list}))
+	pool, err := s.Rides.PoolHealth(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return renderPage(c, http.StatusOK, s.layout(c, "Rides", "rides"), components.RidesPage(components.RidesPageProps{Form: form, List: list, Pool: pool}))
 }
 
 func (s *Server) handleRideList(c *fiber.Ctx) error {

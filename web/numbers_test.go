@@ -186,8 +186,12 @@ func TestPool_LowBanner(t *testing.T) {
 	}
 	health(2, true)
 	_, doc := b.console(t, "GET", "/numbers", nil, false)
-	if !strings.Contains(doc.Find(sel("pool-low")).Text(), "Only 2 numbers are free") {
+	if !strings.Contains(doc.Find(sel("pool-low")).Text(), "can be given only 2 more rides") {
 		t.Errorf("page banner: %q", doc.Find(sel("pool-low")).Text())
+	}
+	// A number in use still takes rides for other people.
+	if got := doc.Find(sel("pool-capacity")).Text(); got != "3" {
+		t.Errorf("capacity for a new pair shown as %q, want 3", got)
 	}
 
 	// A disabled number is not free either.

@@ -174,20 +174,34 @@ func (s *Service) NumberPage(ctx context.Context, p Page) ([]Number, *Cursor, er
 	return nums, next, nil
 }
 
-// PoolHealth is how many numbers can take a new ride for anyone.
+// PoolHealth is what the pool can still give. A ride takes any enabled
+// number that routes neither of its parties now or later (the routing
+// constraint only keeps one number from serving one caller twice), so a
+// number in use by others still takes a ride: free numbers are not the
+// capacity.
 type PoolHealth struct {
-	Free      int  // enabled numbers no ride holds now or later
-	Watermark int  // fewer free numbers than this is Low
+	// NewPair is how many rides a pair with no current rides can be given
+	// at once: every enabled number.
+	NewPair int
+	// Busiest is how many more rides the person holding the most numbers
+	// (active rides and grace periods) can be given: NewPair when no one
+	// holds any. Rides for that person are refused first.
+	Busiest int
+	// Free counts the enabled numbers no ride holds now or later.
+	Free      int
+	Watermark int  // fewer rides than this left for the busiest person is Low
 	Low       bool // time to add numbers
 }
 
-// PoolHealth counts the free numbers against the watermark.
+// PoolHealth measures the pool's capacity against the watermark.
 func (s *Service) PoolHealth(ctx context.Context) (PoolHealth, error) {
-	n, err := s.queries().ProxyNumberCountFree(ctx, s.Now())
+	c, err := s.queries().ProxyNumberCapacity(ctx, s.Now())
 	if err != nil {
-		return PoolHealth{}, fmt.Errorf("count free numbers: %w", err)
+		return PoolHealth{}, fmt.Errorf("measure the pool: %w", err)
 	}
-	return PoolHealth{Free: int(n), Watermark: s.PoolLowWatermark, Low: int(n) < s.PoolLowWatermark}, nil
+	h := PoolHealth{NewPair: int(c.Enabled), Busiest: int(c.Enabled - c.Busiest), Free: int(c.Free), Watermark: s.PoolLowWatermark}
+	h.Low = h.Busiest < h.Watermark
+	return h, nil
 }
 
 func toNumber(n db.ProxyNumber, ridesNow int64) Number {
