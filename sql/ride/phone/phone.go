@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 	"google.golang.org/protobuf/proto"
@@ -136,6 +137,10 @@ func InRegion(e164, region string) bool {
 	n, err := phonenumbers.Parse(e164, "")
 	return cc != 0 && err == nil && int(n.GetCountryCode()) == cc
 }
+
+// CallingCode is the country calling code of region ("NL": 31), or 0
+// for an unknown region.
+func CallingCode(region string) int { return phonenumbers.GetCountryCodeForRegion(region) }
 
 // KnownRegion reports whether region is an ISO code with a country
 // calling code.
@@ -270,3 +275,29 @@ func Format(number string) string {
 	}
 	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
 }
+
+// NationalPattern is a regular expression (POSIX, as PostgreSQL's ~ reads
+// it) matching the E.164 numbers whose national part, after their own
+// country code, starts with one of the digit strings given: how a number
+// typed in national form ("07700 900003": give "7700900003" and
+// "07700900003", for countries that keep their 0) is found in whichever
+// country its owner's phone is. Country codes are prefix-free, so each
+// number is split exactly one way.
+func NationalPattern(nationals ...string) string {
+	return `^\+(` + callingCodes() + `)(` + strings.Join(nationals, "|") + `)`
+}
+
+// callingCodes is every country calling code, as a regular expression's
+// alternatives.
+var callingCodes = sync.OnceValue(func() string {
+	var codes []int
+	for cc := range phonenumbers.GetSupportedCallingCodes() {
+		codes = append(codes, cc)
+	}
+	slices.Sort(codes)
+	s := make([]string, len(codes))
+	for i, cc := range codes {
+		s[i] = strconv.Itoa(cc)
+	}
+	return strings.Join(s, "|")
+})
