@@ -61,6 +61,11 @@ func TestSearch_RidesByAnyNumberWithFiltersInTheURL(t *testing.T) {
 			t.Errorf("q=%s: the search box shows %q", q, v)
 		}
 	}
+	// The new-ride form says what the pool can still give: a new pair can
+	// have a ride on each of the 27 numbers, though 27 rides hold them.
+	if _, doc := page(t, b, "/rides", false); doc.Find(sel("pool-capacity")).Text() != "27" || doc.Find(sel("pool-free")).Text() != "0" {
+		t.Errorf("capacity shown as %q (%q unused), want 27 (0)", doc.Find(sel("pool-capacity")).Text(), doc.Find(sel("pool-free")).Text())
+	}
 	// The pickup range: rides are picked up on 1 May 2026.
 	for query, want := range map[string]int{"from=2026-05-01&to=2026-05-01&q=900202": 1, "from=2026-05-02&q=900202": 0, "to=2026-04-30&q=900202": 0, "from=nonsense&q=900202": 1} {
 		_, doc := page(t, b, "/rides?"+query, false)
