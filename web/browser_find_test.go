@@ -68,10 +68,15 @@ func TestBrowser_FindRide(t *testing.T) {
 		t.Run(vp.name, func(t *testing.T) {
 			for _, q := range []string{"+44 7700 900202", "07700 900003"} {
 				var search, shown string
+				var inView bool
 				b.run(t, vp.name+" top bar "+q,
 					chromedp.EmulateViewport(vp.width, vp.height),
 					chromedp.Navigate(b.base+"/people"),
 					chromedp.WaitVisible(sel("top-search-q")),
+					chromedp.Evaluate(`(() => {
+						const r = document.querySelector('[data-testid="top-search-q"]').getBoundingClientRect();
+						return r.left >= 0 && r.right <= innerWidth && r.width >= 150;
+					})()`, &inView),
 					chromedp.SendKeys(sel("top-search-q"), q),
 					chromedp.Submit(sel("top-search-q")),
 					chromedp.WaitVisible(sel("ride-filters")),
@@ -79,6 +84,9 @@ func TestBrowser_FindRide(t *testing.T) {
 					chromedp.Evaluate(`location.pathname + location.search`, &search),
 					chromedp.Value(sel("ride-search"), &shown),
 				)
+				if !inView {
+					t.Errorf("%s: the search box is not wholly on screen", vp.name)
+				}
 				if search != "/rides?q="+url.QueryEscape(q) || shown != q {
 					t.Errorf("%s: at %q, search box %q; want the search in the URL and the box", q, search, shown)
 				}
