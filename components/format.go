@@ -1,12 +1,15 @@
 package components
 
 import (
-	"net/url"
 	"time"
+
+	"birdcar/sql/ride/phone"
 )
 
 func formatTime(t time.Time) string {
 	return t.Local().Format("2 Jan 2006 15:04:05")
 }
 
-func urlEscape(s string) string { return url.QueryEscape(s) }
+// formatPhone writes a phone or proxy number for people
+// ("+44 7700 900202"): every number the console shows goes through it.
+func formatPhone(number string) string { return phone.Format(number) }

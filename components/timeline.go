@@ -56,7 +56,7 @@ func who(p ride.Party) string {
 	if p.Role != "" {
 		return p.Name
 	}
-	return p.Phone
+	return formatPhone(p.Phone)
 }
 
 // auditTitle says what an operator, an integrator or BirdCar did to a

@@ -22,8 +22,9 @@ func TestTidyWorker_CompletesForgottenRides(t *testing.T) {
 	t.Parallel()
 	tx := dbtest.Tx(t)
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	clock := now // rides are entered at their pickup, which lies in the past only later
 	rides := &ride.Service{DB: tx, Jobs: noJobs{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		DefaultCountry: "NL", GracePeriod: 24 * time.Hour, AutoEndAfter: 12 * time.Hour, Clock: func() time.Time { return now }}
+		DefaultCountry: "NL", GracePeriod: 24 * time.Hour, AutoEndAfter: 12 * time.Hour, Clock: func() time.Time { return clock }}
 	ctx := t.Context()
 	mk := func(customer, driver string, pickup time.Time) ride.Ride {
 		c, err := rides.CreatePerson(ctx, ride.RoleCustomer, ride.PersonInput{Name: "C", Phone: customer})
@@ -34,6 +35,7 @@ func TestTidyWorker_CompletesForgottenRides(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		clock = pickup
 		r, err := rides.CreateRide(ctx, ride.NewRide{CustomerID: c.ID, DriverID: d.ID, Start: "A", Destination: "B", PickupAt: pickup})
 		if err != nil {
 			t.Fatal(err)
@@ -45,6 +47,7 @@ func TestTidyWorker_CompletesForgottenRides(t *testing.T) {
 	}
 	forgotten := mk("+31611111111", "+31622222222", now.Add(-13*time.Hour))
 	underway := mk("+31633333333", "+31644444444", now.Add(-11*time.Hour))
+	clock = now
 
 	worker := rivertest.NewWorker(t, riverpgxv5.New(nil), &river.Config{}, &jobs.TidyWorker{Rides: rides})
 	res, err := worker.Work(ctx, t, tx, jobs.TidyArgs{}, nil)

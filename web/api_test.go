@@ -63,6 +63,10 @@ func TestAPI_RideLifecycle(t *testing.T) {
 	if num.Country != "NL" || !num.Enabled {
 		t.Errorf("number = %+v, want country NL (derived) and enabled", num)
 	}
+	var gb numberJSON // a national form is read in the country given with it
+	if r := b.api(t, "POST", "/api/v1/numbers", map[string]string{"number": "020 7946 0000", "country": "GB"}, &gb); r.StatusCode != 201 || gb.Number != "+442079460000" || gb.Country != "GB" {
+		t.Errorf("create GB number in its national form: %d, %+v; want +442079460000 in GB", r.StatusCode, gb)
+	}
 
 	var created rideJSON
 	r := b.api(t, "POST", "/api/v1/rides", map[string]any{
@@ -132,9 +136,11 @@ func TestAPI_Errors(t *testing.T) {
 		{"duplicate phone", "/api/v1/customers", map[string]string{"name": "Again", "phone": "+31611111111"}, 409, "duplicate_phone", "phone"},
 		{"bad number", "/api/v1/numbers", map[string]string{"number": "abc"}, 422, "invalid_phone", "number"},
 		{"bad country", "/api/v1/numbers", map[string]string{"number": "+3197000000099", "country": "Netherlands"}, 422, "invalid_country", "country"},
+		{"number of another country", "/api/v1/numbers", map[string]string{"number": "+3197000000099", "country": "GB"}, 422, "invalid_country", "country"},
 		{"no start", "/api/v1/rides", rideBody(func(m map[string]any) { m["start"] = "  " }), 422, "invalid_start", "start"},
 		{"long destination", "/api/v1/rides", rideBody(func(m map[string]any) { m["destination"] = strings.Repeat("é", 201) }), 422, "invalid_destination", "destination"},
 		{"bad pickup", "/api/v1/rides", rideBody(func(m map[string]any) { m["pickup_at"] = "tomorrow" }), 422, "invalid_pickup_at", "pickup_at"},
+		{"past pickup", "/api/v1/rides", rideBody(func(m map[string]any) { m["pickup_at"] = "2020-05-01T14:30:00Z" }), 422, "invalid_pickup_at", "pickup_at"},
 		{"unknown customer", "/api/v1/rides", rideBody(func(m map[string]any) { m["customer_id"] = 999999 }), 422, "invalid_customer_id", "customer_id"},
 		{"unknown driver", "/api/v1/rides", rideBody(func(m map[string]any) { m["driver_id"] = 999999 }), 422, "invalid_driver_id", "driver_id"},
 		{"wrong type", "/api/v1/rides", rideBody(func(m map[string]any) { m["customer_id"] = "one" }), 422, "invalid_customer_id", "customer_id"},

@@ -22,6 +22,7 @@ import (
 	"birdcar/jobs/messagebird"
 	"birdcar/sql/admin"
 	"birdcar/sql/ride"
+	"birdcar/sql/ride/phone"
 )
 
 // browserStack is BirdCar as go run starts it (sandbox sender, River
@@ -196,7 +197,7 @@ func TestBrowser_ConsoleEndToEnd(t *testing.T) {
 		chromedp.WaitVisible(sel("ride-row")),
 		chromedp.Evaluate(`window.__noReload || ""`, &marker),
 	)
-	if created != "+3197000000001" || marker != "yes" {
+	if created != phone.Format("+3197000000001") || marker != "yes" {
 		t.Errorf("ride created on %q (reloaded: %v), want +3197000000001 without a reload", created, marker != "yes")
 	}
 
@@ -222,7 +223,7 @@ func TestBrowser_ConsoleEndToEnd(t *testing.T) {
 		chromedp.Poll(`[...document.querySelectorAll('[data-testid="outbox-row"]')].some(r => r.textContent.includes("I'm at the main entrance"))`, nil,
 			chromedp.WithPollingTimeout(30*time.Second)),
 	)
-	if !strings.Contains(forward, "+31622222222") {
+	if !strings.Contains(forward, phone.Format("+31622222222")) {
 		t.Errorf("simulated SMS forwarded as %q, want to the driver", forward)
 	}
 	var transfer string
@@ -232,7 +233,7 @@ func TestBrowser_ConsoleEndToEnd(t *testing.T) {
 		chromedp.WaitVisible(sel("sim-transfer")),
 		chromedp.Text(sel("sim-transfer"), &transfer),
 	)
-	if !strings.Contains(transfer, "+31611111111") {
+	if !strings.Contains(transfer, phone.Format("+31611111111")) {
 		t.Errorf("simulated call answered %q, want a transfer to the customer", transfer)
 	}
 	b.run(t, "timeline shows SMS and call",

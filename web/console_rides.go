@@ -11,6 +11,7 @@ import (
 
 	"birdcar/components"
 	"birdcar/sql/ride"
+	"birdcar/sql/ride/phone"
 )
 
 // ridesPerPage is the length of a page of the ride list.
@@ -39,22 +40,39 @@ func (s *Server) registerRideRoutes() {
 	s.app.Post("/rides/:id/extend", s.handleRideExtend)
 }
 
+// dateLayout is how a date input sends its value.
+const dateLayout = "2006-01-02"
+
+// rideFilters reads the list's filters from the URL; a date that does not
+// parse is dropped.
 func rideFilters(c *fiber.Ctx) components.RideFilters {
 	f := components.RideFilters{Status: c.Query("status"), Q: ride.Sanitize(strings.TrimSpace(c.Query("q"))),
-		Page: min(max(c.QueryInt("page", 1), 1), maxRidePage)}
+		From: c.Query("from"), To: c.Query("to"), Page: min(max(c.QueryInt("page", 1), 1), maxRidePage)}
 	switch f.Status {
 	case "active", "grace", "ended":
 	default:
 		f.Status = ""
 	}
+	for _, d := range []*string{&f.From, &f.To} {
+		if _, err := time.Parse(dateLayout, *d); err != nil {
+			*d = ""
+		}
+	}
 	return f
 }
 
-// rideList loads one page of rides.
+// rideList loads one page of rides. The dates bound the pickup, in the
+// service's time zone, both days included.
 func (s *Server) rideList(c *fiber.Ctx, f components.RideFilters) (components.RideListProps, error) {
-	rides, err := s.Rides.ListRides(c.UserContext(), ride.RideFilter{
-		State: f.Status, Query: f.Q, Limit: ridesPerPage + 1, Offset: (f.Page - 1) * ridesPerPage,
-	})
+	rf := ride.RideFilter{State: f.Status, Query: f.Q, Limit: ridesPerPage + 1, Offset: (f.Page - 1) * ridesPerPage}
+	if f.From != "" {
+		rf.PickupFrom, _ = time.ParseInLocation(dateLayout, f.From, s.Rides.Location())
+	}
+	if f.To != "" {
+		to, _ := time.ParseInLocation(dateLayout, f.To, s.Rides.Location())
+		rf.PickupTo = to.AddDate(0, 0, 1)
+	}
+	rides, err := s.Rides.ListRides(c.UserContext(), rf)
 	if err != nil {
 		return components.RideListProps{}, err
 	}
@@ -76,7 +94,7 @@ func (s *Server) personOptions(c *fiber.Ctx, role ride.Role, search string) ([]c
 	}
 	opts := make([]components.Option, len(people))
 	for i, p := range people {
-		opts[i] = components.Option{Value: strconv.FormatInt(p.ID, 10), Label: p.Name + " (" + p.Phone + ")"}
+		opts[i] = components.Option{Value: strconv.FormatInt(p.ID, 10), Label: p.Name + " (" + phone.Format(p.Phone) + ")"}
 	}
 	return opts, nil
 }
@@ -106,17 +124,26 @@ func (s *Server) handleRides(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return renderPage(c, http.StatusOK, s.layout(c, "Rides", "rides"), components.RidesPage(components.RidesPageProps{Form: form, List: list}))
+	pool, err := s.Rides.PoolHealth(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return renderPage(c, http.StatusOK, s.layout(c, "Rides", "rides"), components.RidesPage(components.RidesPageProps{Form: form, List: list, Pool: pool}))
 }
 
 func (s *Server) handleRideList(c *fiber.Ctx) error {
 	if !isHTMX(c) {
-		return c.Redirect("/rides?"+string(c.Request().URI().QueryString()), http.StatusSeeOther)
+		f := rideFilters(c)
+		return c.Redirect("/rides?"+f.Query(f.Page), http.StatusSeeOther)
 	}
-	list, err := s.rideList(c, rideFilters(c))
+	f := rideFilters(c)
+	list, err := s.rideList(c, f)
 	if err != nil {
 		return err
 	}
+	// The address bar shows the page, not the fragment, so the link can
+	// be shared and the back button walks the searches.
+	c.Set(hxPushURL, "/rides?"+f.Query(f.Page))
 	return render(c, http.StatusOK, components.RideList(list))
 }
 

@@ -49,7 +49,7 @@ func TestDashboard_ShowsSampleData(t *testing.T) {
 		t.Fatalf("GET /: %d", status)
 	}
 	for sel, want := range map[string]string{
-		`[data-testid="count-active"]`: "1", `[data-testid="count-free"]`: "4", `[data-testid="count-messages"]`: "2",
+		`[data-testid="count-active"]`: "1", `[data-testid="count-capacity"]`: "5", `[data-testid="count-messages"]`: "2",
 		`[data-testid="count-failed"]`: "0",
 	} {
 		if got := doc.Find(sel).Text(); got != want {

@@ -15,6 +15,7 @@ import (
 const (
 	hxRequest = "HX-Request"
 	hxTrigger = "HX-Trigger"
+	hxPushURL = "HX-Push-Url"
 )
 
 // isHTMX reports whether htmx sent the request, so it wants a fragment.

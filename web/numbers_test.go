@@ -10,6 +10,7 @@ import (
 
 	"birdcar/components"
 	"birdcar/sql/ride"
+	"birdcar/sql/ride/phone"
 )
 
 // storedNumber reads a pool number back through the domain.
@@ -55,7 +56,7 @@ func TestNumbers_AddOne(t *testing.T) {
 		t.Fatalf("add: %d, trigger %q", r.StatusCode, r.Header.Get(hxTrigger))
 	}
 	row := doc.Find(sel("number-row"))
-	if row.Length() != 1 || row.Find(sel("number-number")).Text() != "+31612340001" || !strings.Contains(row.Text(), "NL") {
+	if row.Length() != 1 || row.Find(sel("number-number")).Text() != "+31 6 12340001" || !strings.Contains(row.Text(), "NL") {
 		t.Errorf("rows after add: %q", row.Text())
 	}
 	r, doc = b.console(t, "POST", "/numbers", url.Values{"number": {"+31612340001"}}, true)
@@ -76,29 +77,32 @@ func TestNumbers_BulkPaste(t *testing.T) {
 		"+31612340009",
 		"06 1234 0001",
 		"+31612340002,NLD",
+		"020 7946 0000,GB",
+		"+31 6 1234 0003,GB",
 	}, "\r\n")
 	r, doc := b.console(t, "POST", "/numbers/bulk", url.Values{"numbers": {paste}}, true)
 	if r.StatusCode != 200 || r.Header.Get(hxTrigger) != components.PoolChanged {
 		t.Fatalf("bulk: %d", r.StatusCode)
 	}
 	report := doc.Find(sel("bulk-report"))
-	if got := report.Find(sel("bulk-added")).Text(); got != "Added 2 numbers." {
+	if got := report.Find(sel("bulk-added")).Text(); got != "Added 3 numbers." {
 		t.Errorf("report says %q", got)
 	}
 	var rejects []string
 	report.Find(sel("bulk-reject")).Each(func(_ int, s *goquery.Selection) { rejects = append(rejects, s.Text()) })
 	for i, want := range []string{
 		"line 3 (+31 6 CALL): Number: a phone number may contain only digits",
-		"line 5 (+31612340009): +31612340009 is already in the pool.",
-		"line 6 (06 1234 0001): +31612340001 is already in the pool.",
+		"line 5 (+31612340009): +31 6 12340009 is already in the pool.",
+		"line 6 (06 1234 0001): +31 6 12340001 is already in the pool.",
 		"line 7 (+31612340002,NLD): Country must be a two-letter ISO code",
+		"line 9 (+31 6 1234 0003,GB): +31 6 12340003 is a number of NL, not of GB",
 	} {
 		if i >= len(rejects) || !strings.HasPrefix(rejects[i], want) {
 			t.Errorf("reject %d: got %q, want %q…", i, rejects, want)
 		}
 	}
-	if len(rejects) != 4 {
-		t.Errorf("%d rejects, want 4", len(rejects))
+	if len(rejects) != 5 {
+		t.Errorf("%d rejects, want 5", len(rejects))
 	}
 	nums, err := b.Rides.Numbers(t.Context())
 	if err != nil {
@@ -108,10 +112,10 @@ func TestNumbers_BulkPaste(t *testing.T) {
 	for _, n := range nums {
 		got = append(got, n.Number+" "+n.Country)
 	}
-	if strings.Join(got, ", ") != "+31612340001 NL, +31612340009 NL, +447700900123 GB" {
+	if strings.Join(got, ", ") != "+31612340001 NL, +31612340009 NL, +442079460000 GB, +447700900123 GB" {
 		t.Errorf("pool holds %v", got)
 	}
-	if doc.Find(sel("number-row")).Length() != 3 || doc.Find(sel("number-bulk")).Text() != "" {
+	if doc.Find(sel("number-row")).Length() != 4 || doc.Find(sel("number-bulk")).Text() != "" {
 		t.Error("the section did not show the new pool with a cleared paste box")
 	}
 
@@ -131,7 +135,7 @@ func TestNumbers_ToggleAndLoad(t *testing.T) {
 	}
 	_, doc := b.console(t, "GET", "/numbers", nil, false)
 	doc.Find(sel("number-row")).Each(func(_ int, row *goquery.Selection) {
-		busy := row.Find(sel("number-number")).Text() == active.ProxyNumber
+		busy := row.Find(sel("number-number")).Text() == phone.Format(active.ProxyNumber)
 		load, last := row.Find(sel("number-load")).Text(), strings.TrimSpace(row.Find(sel("number-last-assigned")).Text())
 		if busy && (load != "1" || last != "1 May 2026 12:00") || !busy && (load != "0" || last != "never") {
 			t.Errorf("%s: load %s, last assigned %q", row.Find(sel("number-number")).Text(), load, last)
@@ -182,8 +186,12 @@ func TestPool_LowBanner(t *testing.T) {
 	}
 	health(2, true)
 	_, doc := b.console(t, "GET", "/numbers", nil, false)
-	if !strings.Contains(doc.Find(sel("pool-low")).Text(), "Only 2 numbers are free") {
+	if !strings.Contains(doc.Find(sel("pool-low")).Text(), "can be given only 2 more rides") {
 		t.Errorf("page banner: %q", doc.Find(sel("pool-low")).Text())
+	}
+	// A number in use still takes rides for other people.
+	if got := doc.Find(sel("pool-capacity")).Text(); got != "3" {
+		t.Errorf("capacity for a new pair shown as %q, want 3", got)
 	}
 
 	// A disabled number is not free either.

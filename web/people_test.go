@@ -63,7 +63,7 @@ func TestPeople_PageAndFragment(t *testing.T) {
 	if r.StatusCode != 200 || doc.Find("title").Text() != "People · BirdCar" {
 		t.Fatalf("GET /people: %d %q", r.StatusCode, doc.Find("title").Text())
 	}
-	if got := doc.Find(sel("customer-row")).Text(); !strings.Contains(got, "Caitlin") || !strings.Contains(got, "+31611111111") {
+	if got := doc.Find(sel("customer-row")).Text(); !strings.Contains(got, "Caitlin") || !strings.Contains(got, "+31 6 11111111") {
 		t.Errorf("customer row %q", got)
 	}
 	if got := doc.Find(sel("driver-row")).Text(); !strings.Contains(got, "Dave") {
@@ -120,7 +120,7 @@ func TestPeople_Add(t *testing.T) {
 				t.Fatalf("valid add: %d", r.StatusCode)
 			}
 			rows := doc.Find(sel(string(role) + "-row"))
-			if rows.Length() != 2 || !strings.Contains(rows.Text(), "Ann") || !strings.Contains(rows.Text(), "+31612345678") {
+			if rows.Length() != 2 || !strings.Contains(rows.Text(), "Ann") || !strings.Contains(rows.Text(), "+31 6 12345678") {
 				t.Errorf("rows after add: %q", rows.Text())
 			}
 			if doc.Find(sel(string(role)+"-added")).Length() != 1 {
@@ -176,7 +176,7 @@ func TestPeople_Edit(t *testing.T) {
 	if r.StatusCode != 200 || doc.Find(sel("customer-row")).Length() != 1 || doc.Find(sel("customer-edit-row")).Length() != 0 {
 		t.Fatalf("save: %d", r.StatusCode)
 	}
-	if got := doc.Find(sel("customer-name")).Text() + " " + doc.Find(sel("customer-phone")).Text(); got != "Caitlin B +31633333333" {
+	if got := doc.Find(sel("customer-name")).Text() + " " + doc.Find(sel("customer-phone")).Text(); got != "Caitlin B +31 6 33333333" {
 		t.Errorf("saved row shows %q", got)
 	}
 	got, err := b.Rides.Person(t.Context(), ride.RoleCustomer, c.ID)

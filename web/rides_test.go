@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"birdcar/sql/ride"
+	"birdcar/sql/ride/phone"
 )
 
 // consolePost submits a console form through htmx, signed in.
@@ -52,6 +53,7 @@ func TestRidesPage_CreateValidatesInPlace(t *testing.T) {
 		{"no customer", "customer_id", func(v url.Values) { v.Set("customer_id", "") }},
 		{"no start", "start", func(v url.Values) { v.Set("start", " ") }},
 		{"bad pickup", "pickup_at", func(v url.Values) { v.Set("pickup_at", "soon") }},
+		{"past pickup", "pickup_at", func(v url.Values) { v.Set("pickup_at", "2020-05-01T14:30") }},
 		{"unknown driver", "driver_id", func(v url.Values) { v.Set("driver_id", "99999") }},
 	} {
 		status, doc := b.consolePost(t, "/rides", form(tc.mut))
@@ -64,7 +66,7 @@ func TestRidesPage_CreateValidatesInPlace(t *testing.T) {
 	}
 
 	status, doc := b.consolePost(t, "/rides", form(func(url.Values) {}))
-	if status != 200 || doc.Find(sel("ride-created-number")).Text() != nums[0].Number || doc.Find(`[hx-swap-oob]`+sel("ride-row")).Length()+doc.Find(`[hx-swap-oob] `+sel("ride-row")).Length() == 0 {
+	if status != 200 || doc.Find(sel("ride-created-number")).Text() != phone.Format(nums[0].Number) || doc.Find(`[hx-swap-oob]`+sel("ride-row")).Length()+doc.Find(`[hx-swap-oob] `+sel("ride-row")).Length() == 0 {
 		t.Errorf("create: %d, number %q; want 200, the number and the new row for the list", status, doc.Find(sel("ride-created-number")).Text())
 	}
 	status, doc = b.consolePost(t, "/rides", form(func(url.Values) {}))
@@ -210,11 +212,11 @@ func TestSimulator_SMSAndCallThroughTheWebhooks(t *testing.T) {
 	b.srv.PublicURL = "https://birdcar.example.com/birdcar"
 	f := b.activeRide(t)
 	status, doc := b.consolePost(t, "/simulator", url.Values{"ride_id": {itoa(f.ride.ID)}, "as": {"customer"}, "text": {"hello 🚕"}, "action": {"sms"}})
-	if status != 200 || !strings.Contains(doc.Find(sel("sim-forward")).Text(), f.driver.Phone) {
+	if status != 200 || !strings.Contains(doc.Find(sel("sim-forward")).Text(), phone.Format(f.driver.Phone)) {
 		t.Errorf("simulated SMS: %d, forward %q", status, doc.Find(sel("sim-forward")).Text())
 	}
 	status, doc = b.consolePost(t, "/simulator", url.Values{"ride_id": {itoa(f.ride.ID)}, "as": {"driver"}, "action": {"call"}})
-	if status != 200 || !strings.Contains(doc.Find(sel("sim-transfer")).Text(), f.customer.Phone) {
+	if status != 200 || !strings.Contains(doc.Find(sel("sim-transfer")).Text(), phone.Format(f.customer.Phone)) {
 		t.Errorf("simulated call: %d, transfer %q", status, doc.Find(sel("sim-transfer")).Text())
 	}
 	status, doc = b.consolePost(t, "/simulator", url.Values{"ride_id": {itoa(f.ride.ID)}, "as": {"stranger"}, "action": {"call"}})

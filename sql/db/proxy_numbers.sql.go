@@ -10,6 +10,38 @@ import (
 	"time"
 )
 
+const proxyNumberCapacity = `-- name: ProxyNumberCapacity :one
+SELECT (SELECT count(*) FROM proxy_numbers WHERE enabled) AS enabled,
+       (SELECT count(*) FROM proxy_numbers p
+        WHERE p.enabled AND NOT EXISTS (
+            SELECT 1 FROM routes r
+            WHERE r.proxy_number_id = p.id AND r.valid && tstzrange($1::timestamptz, NULL))) AS free,
+       coalesce((SELECT max(held.n) FROM (
+            SELECT count(DISTINCT r.proxy_number_id) AS n
+            FROM routes r JOIN proxy_numbers p ON p.id = r.proxy_number_id AND p.enabled
+            WHERE coalesce(upper(r.valid), 'infinity') > $1::timestamptz AND NOT isempty(r.valid)
+            GROUP BY r.caller_phone) held), 0)::bigint AS busiest
+`
+
+type ProxyNumberCapacityRow struct {
+	Enabled int64
+	Free    int64
+	Busiest int64
+}
+
+// What the pool can still give, by the rule assignment follows: a ride
+// takes an enabled number that routes neither party now or later.
+// enabled: numbers that take new rides (a new pair can have one ride on
+// each); free: enabled numbers no ride holds now or later; busiest: the
+// most enabled numbers one caller holds now or later (0 when none), read
+// from the routes valid now or later only (routes_until).
+func (q *Queries) ProxyNumberCapacity(ctx context.Context, now time.Time) (ProxyNumberCapacityRow, error) {
+	row := q.db.QueryRow(ctx, proxyNumberCapacity, now)
+	var i ProxyNumberCapacityRow
+	err := row.Scan(&i.Enabled, &i.Free, &i.Busiest)
+	return i, err
+}
+
 const proxyNumberCountFree = `-- name: ProxyNumberCountFree :one
 SELECT count(*) FROM proxy_numbers p
 WHERE p.enabled AND NOT EXISTS (

@@ -342,19 +342,19 @@ WHERE CASE $1::text
         WHEN 'routable' THEN r.status = 'active' OR r.expires_at > $2::timestamptz
         WHEN 'ended' THEN r.status <> 'active' AND r.expires_at <= $2::timestamptz
         ELSE true END
-  AND ($3::text = ''
-       OR r.customer_id IN (SELECT id FROM customers WHERE name ILIKE '%' || $3 || '%' OR phone LIKE '%' || $3 || '%')
-       OR r.driver_id IN (SELECT id FROM drivers WHERE name ILIKE '%' || $3 || '%' OR phone LIKE '%' || $3 || '%'))
+  AND ($3::timestamptz IS NULL OR r.pickup_at >= $3::timestamptz)
+  AND ($4::timestamptz IS NULL OR r.pickup_at < $4::timestamptz)
 ORDER BY r.created_at DESC, r.id DESC
-LIMIT $5 OFFSET $4
+LIMIT $6 OFFSET $5
 `
 
 type RideListParams struct {
-	Filter string
-	Now    time.Time
-	Q      string
-	Off    int32
-	Lim    int32
+	Filter     string
+	Now        time.Time
+	PickupFrom *time.Time
+	PickupTo   *time.Time
+	Off        int32
+	Lim        int32
 }
 
 type RideListRow struct {
@@ -379,12 +379,13 @@ type RideListRow struct {
 
 // A page of rides, newest first. filter: active, grace (ended, still
 // routing), routable (either), ended (no longer routing) or anything else
-// for all; q matches a party's name or phone.
+// for all; pickup_from and pickup_to (exclusive) bound the pickup when set.
 func (q *Queries) RideList(ctx context.Context, arg RideListParams) ([]RideListRow, error) {
 	rows, err := q.db.Query(ctx, rideList,
 		arg.Filter,
 		arg.Now,
-		arg.Q,
+		arg.PickupFrom,
+		arg.PickupTo,
 		arg.Off,
 		arg.Lim,
 	)
@@ -490,6 +491,150 @@ func (q *Queries) RidePage(ctx context.Context, arg RidePageParams) ([]RidePageR
 	var items []RidePageRow
 	for rows.Next() {
 		var i RidePageRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.CustomerID,
+			&i.DriverID,
+			&i.ProxyNumberID,
+			&i.StartAddress,
+			&i.Destination,
+			&i.PickupAt,
+			&i.Status,
+			&i.CreatedAt,
+			&i.EndedAt,
+			&i.ExpiresAt,
+			&i.RedactedAt,
+			&i.CustomerName,
+			&i.CustomerPhone,
+			&i.DriverName,
+			&i.DriverPhone,
+			&i.ProxyNumber,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const rideSearch = `-- name: RideSearch :many
+WITH m AS (
+    SELECT id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at, redacted_at FROM rides WHERE customer_id IN (
+        SELECT id FROM customers
+        WHERE ($1::text <> '' AND name ILIKE $1::text)
+           OR phone = $2::text
+           OR ($3::text <> '' AND phone LIKE $3::text || '%')
+           OR ($4::text <> '' AND reverse(phone::text) LIKE reverse($4::text) || '%' AND phone ~ $5::text)
+           OR ($6::text <> '' AND reverse(phone::text) LIKE reverse($6::text) || '%' AND phone ~ $5::text))
+    UNION
+    SELECT id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at, redacted_at FROM rides WHERE driver_id IN (
+        SELECT id FROM drivers
+        WHERE ($1::text <> '' AND name ILIKE $1::text)
+           OR phone = $2::text
+           OR ($3::text <> '' AND phone LIKE $3::text || '%')
+           OR ($4::text <> '' AND reverse(phone::text) LIKE reverse($4::text) || '%' AND phone ~ $5::text)
+           OR ($6::text <> '' AND reverse(phone::text) LIKE reverse($6::text) || '%' AND phone ~ $5::text))
+    UNION
+    SELECT id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at, redacted_at FROM rides WHERE proxy_number_id IN (
+        SELECT id FROM proxy_numbers
+        WHERE number = $2::text
+           OR ($3::text <> '' AND number LIKE $3::text || '%')
+           OR ($4::text <> '' AND reverse(number::text) LIKE reverse($4::text) || '%' AND number ~ $5::text)
+           OR ($6::text <> '' AND reverse(number::text) LIKE reverse($6::text) || '%' AND number ~ $5::text))
+    UNION
+    SELECT id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at, redacted_at FROM rides WHERE id = $7::bigint
+), page AS (
+    -- The page is cut before the parties are joined, so only its rows are.
+    SELECT id, customer_id, driver_id, proxy_number_id, start_address, destination, pickup_at, status, created_at, ended_at, expires_at, redacted_at FROM m r
+    WHERE CASE $8::text
+            WHEN 'active' THEN r.status = 'active'
+            WHEN 'grace' THEN r.status <> 'active' AND r.expires_at > $9::timestamptz
+            WHEN 'routable' THEN r.status = 'active' OR r.expires_at > $9::timestamptz
+            WHEN 'ended' THEN r.status <> 'active' AND r.expires_at <= $9::timestamptz
+            ELSE true END
+      AND ($10::timestamptz IS NULL OR r.pickup_at >= $10::timestamptz)
+      AND ($11::timestamptz IS NULL OR r.pickup_at < $11::timestamptz)
+    ORDER BY r.created_at DESC, r.id DESC
+    LIMIT $13 OFFSET $12
+)
+SELECT r.id, r.customer_id, r.driver_id, r.proxy_number_id, r.start_address, r.destination, r.pickup_at, r.status, r.created_at, r.ended_at, r.expires_at, r.redacted_at, c.name AS customer_name, c.phone AS customer_phone,
+       d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
+FROM page r
+JOIN customers c ON c.id = r.customer_id
+JOIN drivers d ON d.id = r.driver_id
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+ORDER BY r.created_at DESC, r.id DESC
+`
+
+type RideSearchParams struct {
+	Name       string
+	Exact      string
+	Head       string
+	Tail       string
+	Whole      string
+	TailAlt    string
+	RideID     int64
+	Filter     string
+	Now        time.Time
+	PickupFrom *time.Time
+	PickupTo   *time.Time
+	Off        int32
+	Lim        int32
+}
+
+type RideSearchRow struct {
+	ID            int64
+	CustomerID    int64
+	DriverID      int64
+	ProxyNumberID int64
+	StartAddress  string
+	Destination   string
+	PickupAt      time.Time
+	Status        string
+	CreatedAt     time.Time
+	EndedAt       *time.Time
+	ExpiresAt     *time.Time
+	RedactedAt    *time.Time
+	CustomerName  string
+	CustomerPhone string
+	DriverName    string
+	DriverPhone   string
+	ProxyNumber   string
+}
+
+// RideList for a search: the rides whose customer, driver or proxy number
+// matches, or whose id is ride_id. A name matches name (an ILIKE pattern);
+// a phone or number matches when it is exact, starts with head, or ends
+// with tail or tail_alt and then matches whole (a regular expression; ”
+// for any): each ” when unused. Numbers are found through their head and
+// tail indexes (migration 012), their rides through the foreign keys'
+// (a ride found twice is one row of the union).
+func (q *Queries) RideSearch(ctx context.Context, arg RideSearchParams) ([]RideSearchRow, error) {
+	rows, err := q.db.Query(ctx, rideSearch,
+		arg.Name,
+		arg.Exact,
+		arg.Head,
+		arg.Tail,
+		arg.Whole,
+		arg.TailAlt,
+		arg.RideID,
+		arg.Filter,
+		arg.Now,
+		arg.PickupFrom,
+		arg.PickupTo,
+		arg.Off,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []RideSearchRow
+	for rows.Next() {
+		var i RideSearchRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.CustomerID,

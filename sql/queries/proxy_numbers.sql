@@ -80,6 +80,24 @@ WHERE p.enabled AND NOT EXISTS (
     SELECT 1 FROM routes r
     WHERE r.proxy_number_id = p.id AND r.valid && tstzrange(@now::timestamptz, NULL));
 
+-- name: ProxyNumberCapacity :one
+-- What the pool can still give, by the rule assignment follows: a ride
+-- takes an enabled number that routes neither party now or later.
+-- enabled: numbers that take new rides (a new pair can have one ride on
+-- each); free: enabled numbers no ride holds now or later; busiest: the
+-- most enabled numbers one caller holds now or later (0 when none), read
+-- from the routes valid now or later only (routes_until).
+SELECT (SELECT count(*) FROM proxy_numbers WHERE enabled) AS enabled,
+       (SELECT count(*) FROM proxy_numbers p
+        WHERE p.enabled AND NOT EXISTS (
+            SELECT 1 FROM routes r
+            WHERE r.proxy_number_id = p.id AND r.valid && tstzrange(@now::timestamptz, NULL))) AS free,
+       coalesce((SELECT max(held.n) FROM (
+            SELECT count(DISTINCT r.proxy_number_id) AS n
+            FROM routes r JOIN proxy_numbers p ON p.id = r.proxy_number_id AND p.enabled
+            WHERE coalesce(upper(r.valid), 'infinity') > @now::timestamptz AND NOT isempty(r.valid)
+            GROUP BY r.caller_phone) held), 0)::bigint AS busiest;
+
 -- name: ProxyNumberPage :many
 -- The API's page of the pool, newest first, after the id after_id (0
 -- starts at the newest).

@@ -54,7 +54,7 @@ SELECT id FROM ended;
 -- name: RideList :many
 -- A page of rides, newest first. filter: active, grace (ended, still
 -- routing), routable (either), ended (no longer routing) or anything else
--- for all; q matches a party's name or phone.
+-- for all; pickup_from and pickup_to (exclusive) bound the pickup when set.
 SELECT r.*, c.name AS customer_name, c.phone AS customer_phone,
        d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
 FROM rides r
@@ -67,11 +67,65 @@ WHERE CASE @filter::text
         WHEN 'routable' THEN r.status = 'active' OR r.expires_at > @now::timestamptz
         WHEN 'ended' THEN r.status <> 'active' AND r.expires_at <= @now::timestamptz
         ELSE true END
-  AND (@q::text = ''
-       OR r.customer_id IN (SELECT id FROM customers WHERE name ILIKE '%' || @q || '%' OR phone LIKE '%' || @q || '%')
-       OR r.driver_id IN (SELECT id FROM drivers WHERE name ILIKE '%' || @q || '%' OR phone LIKE '%' || @q || '%'))
+  AND (sqlc.narg(pickup_from)::timestamptz IS NULL OR r.pickup_at >= sqlc.narg(pickup_from)::timestamptz)
+  AND (sqlc.narg(pickup_to)::timestamptz IS NULL OR r.pickup_at < sqlc.narg(pickup_to)::timestamptz)
 ORDER BY r.created_at DESC, r.id DESC
 LIMIT @lim OFFSET @off;
+
+-- name: RideSearch :many
+-- RideList for a search: the rides whose customer, driver or proxy number
+-- matches, or whose id is ride_id. A name matches name (an ILIKE pattern);
+-- a phone or number matches when it is exact, starts with head, or ends
+-- with tail or tail_alt and then matches whole (a regular expression; ''
+-- for any): each '' when unused. Numbers are found through their head and
+-- tail indexes (migration 012), their rides through the foreign keys'
+-- (a ride found twice is one row of the union).
+WITH m AS (
+    SELECT * FROM rides WHERE customer_id IN (
+        SELECT id FROM customers
+        WHERE (@name::text <> '' AND name ILIKE @name::text)
+           OR phone = @exact::text
+           OR (@head::text <> '' AND phone LIKE @head::text || '%')
+           OR (@tail::text <> '' AND reverse(phone::text) LIKE reverse(@tail::text) || '%' AND phone ~ @whole::text)
+           OR (@tail_alt::text <> '' AND reverse(phone::text) LIKE reverse(@tail_alt::text) || '%' AND phone ~ @whole::text))
+    UNION
+    SELECT * FROM rides WHERE driver_id IN (
+        SELECT id FROM drivers
+        WHERE (@name::text <> '' AND name ILIKE @name::text)
+           OR phone = @exact::text
+           OR (@head::text <> '' AND phone LIKE @head::text || '%')
+           OR (@tail::text <> '' AND reverse(phone::text) LIKE reverse(@tail::text) || '%' AND phone ~ @whole::text)
+           OR (@tail_alt::text <> '' AND reverse(phone::text) LIKE reverse(@tail_alt::text) || '%' AND phone ~ @whole::text))
+    UNION
+    SELECT * FROM rides WHERE proxy_number_id IN (
+        SELECT id FROM proxy_numbers
+        WHERE number = @exact::text
+           OR (@head::text <> '' AND number LIKE @head::text || '%')
+           OR (@tail::text <> '' AND reverse(number::text) LIKE reverse(@tail::text) || '%' AND number ~ @whole::text)
+           OR (@tail_alt::text <> '' AND reverse(number::text) LIKE reverse(@tail_alt::text) || '%' AND number ~ @whole::text))
+    UNION
+    SELECT * FROM rides WHERE id = @ride_id::bigint
+), page AS (
+    -- The page is cut before the parties are joined, so only its rows are.
+    SELECT * FROM m r
+    WHERE CASE @filter::text
+            WHEN 'active' THEN r.status = 'active'
+            WHEN 'grace' THEN r.status <> 'active' AND r.expires_at > @now::timestamptz
+            WHEN 'routable' THEN r.status = 'active' OR r.expires_at > @now::timestamptz
+            WHEN 'ended' THEN r.status <> 'active' AND r.expires_at <= @now::timestamptz
+            ELSE true END
+      AND (sqlc.narg(pickup_from)::timestamptz IS NULL OR r.pickup_at >= sqlc.narg(pickup_from)::timestamptz)
+      AND (sqlc.narg(pickup_to)::timestamptz IS NULL OR r.pickup_at < sqlc.narg(pickup_to)::timestamptz)
+    ORDER BY r.created_at DESC, r.id DESC
+    LIMIT @lim OFFSET @off
+)
+SELECT r.*, c.name AS customer_name, c.phone AS customer_phone,
+       d.name AS driver_name, d.phone AS driver_phone, p.number AS proxy_number
+FROM page r
+JOIN customers c ON c.id = r.customer_id
+JOIN drivers d ON d.id = r.driver_id
+JOIN proxy_numbers p ON p.id = r.proxy_number_id
+ORDER BY r.created_at DESC, r.id DESC;
 
 -- name: RideExtendGrace :one
 -- Moves an ended ride's expiry; its routes follow. The routing constraint

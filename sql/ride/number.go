@@ -30,21 +30,34 @@ type NumberInput struct {
 	Number, Country string
 }
 
-// check normalises the number; the country defaults to the number's own.
+// check normalises the number, read in its country: a national form
+// ("020 7946 0000" with GB) is read there, and a number of another country
+// ("+31 …" with GB) is refused. Without a country the number is read in
+// defaultCountry and labelled with its own.
 func (in NumberInput) check(defaultCountry string) (NumberInput, error) {
 	var numberErr, countryErr error
-	e164, err := phone.Parse(in.Number, defaultCountry, phone.Possible)
+	country := strings.ToUpper(strings.TrimSpace(in.Country))
+	region := country
+	if country != "" && (len(country) != 2 || strings.Trim(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" || !phone.KnownRegion(country)) {
+		countryErr = InvalidField("country", "Country must be a two-letter ISO code such as NL.")
+		region = ""
+	}
+	if region == "" {
+		region = defaultCountry
+	}
+	e164, err := phone.Parse(in.Number, region, phone.Possible)
 	if err != nil {
 		numberErr = &Error{Code: CodeInvalidPhone, Field: "number", Message: "Number: " + err.Error() + "."}
 	}
-	country := strings.ToUpper(strings.TrimSpace(in.Country))
-	if country == "" && numberErr == nil {
-		country = phone.Region(e164)
-	}
-	// Without a number there is no country to default to: only a typed
-	// one is checked then.
-	if (numberErr == nil || country != "") && (len(country) != 2 || strings.Trim(country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "") {
-		countryErr = InvalidField("country", "Country must be a two-letter ISO code such as NL.")
+	if numberErr == nil && countryErr == nil {
+		if country == "" {
+			if country = phone.Region(e164); country == "" {
+				countryErr = InvalidField("country", "Give the number's country as a two-letter ISO code such as NL.")
+			}
+		} else if !phone.InRegion(e164, country) {
+			countryErr = InvalidField("country", fmt.Sprintf("%s is a number of %s, not of %s: correct the country or the number.",
+				phone.Format(e164), phone.Region(e164), country))
+		}
 	}
 	if err := joinFields(numberErr, countryErr); err != nil {
 		return in, err
@@ -105,7 +118,7 @@ func (s *Service) addNumber(ctx context.Context, conn DB, in NumberInput) (Numbe
 		return s.audit(ctx, q, AuditEntry{Action: AuditNumberAdd, Number: n.Number, Detail: n.Country})
 	})
 	if isUniqueViolation(err) {
-		return Number{}, &Error{Code: CodeDuplicateNumber, Field: "number", Message: in.Number + " is already in the pool."}
+		return Number{}, &Error{Code: CodeDuplicateNumber, Field: "number", Message: phone.Format(in.Number) + " is already in the pool."}
 	}
 	if err != nil {
 		return Number{}, fmt.Errorf("create number: %w", err)
@@ -181,20 +194,34 @@ func (s *Service) NumberPage(ctx context.Context, p Page) ([]Number, *Cursor, er
 	return nums, next, nil
 }
 
-// PoolHealth is how many numbers can take a new ride for anyone.
+// PoolHealth is what the pool can still give. A ride takes any enabled
+// number that routes neither of its parties now or later (the routing
+// constraint only keeps one number from serving one caller twice), so a
+// number in use by others still takes a ride: free numbers are not the
+// capacity.
 type PoolHealth struct {
-	Free      int  // enabled numbers no ride holds now or later
-	Watermark int  // fewer free numbers than this is Low
+	// NewPair is how many rides a pair with no current rides can be given
+	// at once: every enabled number.
+	NewPair int
+	// Busiest is how many more rides the person holding the most numbers
+	// (active rides and grace periods) can be given: NewPair when no one
+	// holds any. Rides for that person are refused first.
+	Busiest int
+	// Free counts the enabled numbers no ride holds now or later.
+	Free      int
+	Watermark int  // fewer rides than this left for the busiest person is Low
 	Low       bool // time to add numbers
 }
 
-// PoolHealth counts the free numbers against the watermark.
+// PoolHealth measures the pool's capacity against the watermark.
 func (s *Service) PoolHealth(ctx context.Context) (PoolHealth, error) {
-	n, err := s.queries().ProxyNumberCountFree(ctx, s.Now())
+	c, err := s.queries().ProxyNumberCapacity(ctx, s.Now())
 	if err != nil {
-		return PoolHealth{}, fmt.Errorf("count free numbers: %w", err)
+		return PoolHealth{}, fmt.Errorf("measure the pool: %w", err)
 	}
-	return PoolHealth{Free: int(n), Watermark: s.PoolLowWatermark, Low: int(n) < s.PoolLowWatermark}, nil
+	h := PoolHealth{NewPair: int(c.Enabled), Busiest: int(c.Enabled - c.Busiest), Free: int(c.Free), Watermark: s.PoolLowWatermark}
+	h.Low = h.Busiest < h.Watermark
+	return h, nil
 }
 
 func toNumber(n db.ProxyNumber, ridesNow int64) Number {

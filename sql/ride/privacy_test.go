@@ -267,7 +267,7 @@ func TestErasePerson_Races(t *testing.T) {
 		created := make(chan error)
 		go func() {
 			in := newRide
-			in.CustomerID = other.ID
+			in.CustomerID, in.PickupAt = other.ID, b.Clock.Now()
 			_, err := b.Rides.CreateRide(ctx, in)
 			created <- err
 		}()

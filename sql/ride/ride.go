@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,6 +59,11 @@ type NewRide struct {
 // tries another one.
 const assignAttempts = 20
 
+// PickupTolerance is how far in the past a new ride's pickup may be: the
+// car may already be at the door when the ride is entered, but a pickup
+// in 2020 is a typo.
+const PickupTolerance = 15 * time.Minute
+
 // forwardLimit is the longest text a forward carries intact.
 const forwardLimit = 1600
 
@@ -114,8 +118,11 @@ func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, 
 	if err := joinFields(customerErr, driverErr, textErr); err != nil {
 		return Ride{}, err
 	}
-
 	now := s.Now()
+	if in.PickupAt.Before(now.Add(-PickupTolerance)) {
+		return Ride{}, InvalidField("pickup_at", "The pickup time is in the past: choose a time from now on.")
+	}
+
 	id, err := s.assignNumber(ctx, tx, in, customer, driver, now)
 	if err != nil {
 		return Ride{}, err
@@ -331,32 +338,6 @@ func (s *Service) ExtendGrace(ctx context.Context, id int64, hours int) (Ride, e
 	return r, err
 }
 
-// RideFilter selects rides for ListRides.
-type RideFilter struct {
-	// State is "active", "grace" (ended, still routing), "routable"
-	// (either), "ended" (no longer routing) or "" for every ride.
-	State string
-	// Query matches a party's name or phone; a query that reads as a phone
-	// number also matches its E.164 form ("06 1111" finds "+31 6 1111 …").
-	Query         string
-	Limit, Offset int
-}
-
-// ListRides returns a page of rides, newest first.
-func (s *Service) ListRides(ctx context.Context, f RideFilter) ([]Ride, error) {
-	rows, err := s.queries().RideList(ctx, db.RideListParams{
-		Filter: f.State, Now: s.Now(), Q: s.searchTerm(f.Query), Lim: int32(f.Limit), Off: int32(f.Offset),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list rides: %w", err)
-	}
-	out := make([]Ride, len(rows))
-	for i, r := range rows {
-		out[i] = toRide(db.RideGetRow(r))
-	}
-	return out, nil
-}
-
 // RideQuery selects rides for RidePage.
 type RideQuery struct {
 	Status               string // "active", "ended" (no longer active) or "" for both
@@ -407,25 +388,6 @@ func (s *Service) phoneFilter(typed string) (string, error) {
 		return "", &Error{Code: CodeInvalidPhone, Field: "phone", Message: "Phone: " + err.Error() + "."}
 	}
 	return e164, nil
-}
-
-// searchTerm is what a ride search looks for: a query made of at least
-// four digits and phone punctuation is read as a number, in E.164 when it
-// normalises and as its digits otherwise.
-func (s *Service) searchTerm(q string) string {
-	digits := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return r
-		}
-		return -1
-	}, q)
-	if len(digits) < 4 || len(digits) != len(strings.NewReplacer(" ", "", "+", "", "-", "").Replace(q)) {
-		return q
-	}
-	if e164, err := phone.Parse(q, s.DefaultCountry, phone.Possible); err == nil {
-		return e164
-	}
-	return digits
 }
 
 // CountActiveRides counts the rides under way.

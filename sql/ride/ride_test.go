@@ -131,6 +131,8 @@ func TestCreateRide_Rules(t *testing.T) {
 			{"the customer exists", ride.NewRide{CustomerID: 999999, DriverID: drv.ID, Start: "A", Destination: "B"}, "customer_id"},
 			{"the driver exists", ride.NewRide{CustomerID: cust.ID, DriverID: 999999, Start: "A", Destination: "B"}, "driver_id"},
 			{"a phone cannot call itself", ride.NewRide{CustomerID: cust.ID, DriverID: twin.ID, Start: "A", Destination: "B"}, "driver_id"},
+			{"a pickup in 2020 is refused", ride.NewRide{CustomerID: cust.ID, DriverID: drv.ID, Start: "A", Destination: "B", PickupAt: time.Date(2020, 5, 1, 12, 0, 0, 0, time.UTC)}, "pickup_at"},
+			{"so is one past the tolerance", ride.NewRide{CustomerID: cust.ID, DriverID: drv.ID, Start: "A", Destination: "B", PickupAt: b.Clock.Now().Add(-ride.PickupTolerance - time.Second)}, "pickup_at"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				_, err := b.Rides.CreateRide(t.Context(), tt.in)
@@ -395,5 +397,16 @@ func TestEndStaleRides(t *testing.T) {
 	}
 	if n, err := b.Rides.EndStaleRides(t.Context()); err != nil || n != 0 {
 		t.Errorf("second tidy ended %d, %v; want none", n, err)
+	}
+}
+
+func TestCreateRide_PickupJustPastIsAccepted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	cust, drv, _ := b.People(t, 1)
+	// The car may already be at the door when the ride is entered.
+	if _, err := b.Rides.CreateRide(t.Context(), ride.NewRide{CustomerID: cust.ID, DriverID: drv.ID,
+		Start: "A", Destination: "B", PickupAt: b.Clock.Now().Add(-ride.PickupTolerance + time.Minute)}); err != nil {
+		t.Errorf("pickup within the tolerance: %v", err)
 	}
 }

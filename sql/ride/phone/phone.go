@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 	"google.golang.org/protobuf/proto"
@@ -128,6 +129,23 @@ func Region(e164 string) string {
 	return r
 }
 
+// InRegion reports whether e164 has the country calling code of region
+// (an ISO code such as "GB"): +44 numbers are in GB, and also in GG, JE
+// and IM, which share it. An unknown region has no numbers.
+func InRegion(e164, region string) bool {
+	cc := phonenumbers.GetCountryCodeForRegion(region)
+	n, err := phonenumbers.Parse(e164, "")
+	return cc != 0 && err == nil && int(n.GetCountryCode()) == cc
+}
+
+// CallingCode is the country calling code of region ("NL": 31), or 0
+// for an unknown region.
+func CallingCode(region string) int { return phonenumbers.GetCountryCodeForRegion(region) }
+
+// KnownRegion reports whether region is an ISO code with a country
+// calling code.
+func KnownRegion(region string) bool { return phonenumbers.GetCountryCodeForRegion(region) != 0 }
+
 // IsInvalid reports whether err is a refusal of the number itself.
 func IsInvalid(err error) bool {
 	var pe *Error
@@ -240,3 +258,46 @@ func passes(n *phonenumbers.PhoneNumber, e string, check Check) bool {
 func fictional(e string) bool {
 	return len(e) == len("+447700900000") && strings.HasPrefix(e, "+447700900")
 }
+
+// Format writes a number for people to read, grouped as its country
+// writes it: "+44 7700 900202". It takes E.164 or MessageBird's bare
+// digits ("31699999999", which it writes with the +); anything else —
+// "Restricted", an empty string, a number no country can read — comes
+// back as it was.
+func Format(number string) string {
+	digits := strings.TrimPrefix(number, "+")
+	if !e164.MatchString("+"+digits) || !possibleInternational(digits) {
+		return number
+	}
+	n, err := phonenumbers.Parse("+"+digits, "")
+	if err != nil {
+		return number
+	}
+	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+}
+
+// NationalPattern is a regular expression (POSIX, as PostgreSQL's ~ reads
+// it) matching the E.164 numbers whose national part, after their own
+// country code, starts with one of the digit strings given: how a number
+// typed in national form ("07700 900003": give "7700900003" and
+// "07700900003", for countries that keep their 0) is found in whichever
+// country its owner's phone is. Country codes are prefix-free, so each
+// number is split exactly one way.
+func NationalPattern(nationals ...string) string {
+	return `^\+(` + callingCodes() + `)(` + strings.Join(nationals, "|") + `)`
+}
+
+// callingCodes is every country calling code, as a regular expression's
+// alternatives.
+var callingCodes = sync.OnceValue(func() string {
+	var codes []int
+	for cc := range phonenumbers.GetSupportedCallingCodes() {
+		codes = append(codes, cc)
+	}
+	slices.Sort(codes)
+	s := make([]string, len(codes))
+	for i, cc := range codes {
+		s[i] = strconv.Itoa(cc)
+	}
+	return strings.Join(s, "|")
+})

@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -198,4 +199,38 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFormat(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"+447700900202": "+44 7700 900202",
+		"447700900202":  "+44 7700 900202", // MessageBird's digits
+		"31699999999":   "+31 6 99999999",
+		"+442079460000": "+44 20 7946 0000",
+		"Restricted":    "Restricted",
+		"":              "",
+		"12":            "12",
+		"+999123456789": "+999123456789", // no such country code
+	}
+	for in, want := range cases {
+		if got := Format(in); got != want {
+			t.Errorf("Format(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestNationalPattern(t *testing.T) {
+	t.Parallel()
+	re := regexp.MustCompile(NationalPattern("7700900003", "07700900003"))
+	for number, want := range map[string]bool{
+		"+447700900003":  true,  // GB: the 0 is a trunk prefix
+		"+3107700900003": true,  // a country that kept the 0 (the pattern does not know whose)
+		"+447700900004":  false, // another number
+		"+4417700900003": false, // the digits, but not right after the country code
+	} {
+		if got := re.MatchString(number); got != want {
+			t.Errorf("%s matched %v, want %v", number, got, want)
+		}
+	}
 }
