@@ -284,7 +284,7 @@ func TestRun_ServesDashboardWithSampleData(t *testing.T) {
 			t.Errorf("people page lacks sample %q", want)
 		}
 	}
-	if !bytes.Contains(numbers, []byte("+447700900201")) {
+	if !bytes.Contains(numbers, []byte("+44 7700 900201")) {
 		t.Error("numbers page lacks the sample pool")
 	}
 	cancel()
