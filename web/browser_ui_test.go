@@ -5,10 +5,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -197,15 +200,23 @@ func (b *uiStack) partyOf(t *testing.T, r ride.Ride) string {
 	return got.CustomerPhone
 }
 
+// screenshotsEnv names a directory to save a screenshot of every page
+// into, at both widths, as TestBrowser_Phone walks them (docs/screenshots
+// is made so: see its README).
+const screenshotsEnv = "BIRDCAR_SCREENSHOTS"
+
 // TestBrowser_Phone checks every console page at 390 px: none scrolls
 // sideways, the header's menu button shows the navigation and Log out,
-// and the simulator's outbox rows stay compact.
+// and the simulator's outbox rows stay compact. It walks the same pages on
+// a desktop first, where nothing may scroll sideways either.
 func TestBrowser_Phone(t *testing.T) {
 	b := startUIStack(t)
 	s := b.sample(t)
-	b.run(t, "phone", chromedp.EmulateViewport(390, 844))
+	shots := os.Getenv(screenshotsEnv)
 
-	wide := func(t *testing.T, path string, ready string) {
+	var view string // "desktop" or "phone"
+	var maxWidth int
+	wide := func(t *testing.T, name, path, ready string) {
 		t.Helper()
 		var width int
 		b.run(t, "open "+path,
@@ -213,29 +224,50 @@ func TestBrowser_Phone(t *testing.T) {
 			chromedp.WaitReady(ready),
 			chromedp.Evaluate(`document.documentElement.scrollWidth`, &width),
 		)
-		if width > 390 {
+		if width > maxWidth {
 			b.screenshot(t, "wide "+path)
-			t.Errorf("%s is %d px wide at 390 px", path, width)
+			t.Errorf("%s: %s is %d px wide at %d px", view, path, width, maxWidth)
+		}
+		if shots != "" && name != "" {
+			var png []byte
+			b.run(t, "screenshot "+path, chromedp.FullScreenshot(&png, 100))
+			if err := os.WriteFile(filepath.Join(shots, view+"-"+name+".png"), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	wide(t, "/login", sel("login-form"))
-	b.login(t)
-	pages := []struct{ path, ready string }{
-		{"/", sel("count-active")},
-		{"/rides", sel("ride-row")},
-		{fmt.Sprintf("/rides/%d", s.active.ID), sel("timeline")},
-		{fmt.Sprintf("/rides/%d/end?status=cancelled", s.active.ID), sel("ride-confirm")},
-		{fmt.Sprintf("/rides/%d", s.grace.ID), sel("ride-disconnect")},
-		{"/people", sel("customers")},
-		{fmt.Sprintf("/people/customers/%d/edit", s.customer.ID), sel("customer-edit-row")},
-		{"/numbers", sel("numbers")},
-		{"/sends", "main"},
-		{"/simulator", sel("outbox-row")},
-		{"/rides/999999", "main"},
-		{"/no-such-page", "main"},
+	pages := []struct{ name, path, ready string }{
+		{"overview", "/", sel("count-active")},
+		{"rides", "/rides", sel("ride-row")},
+		{"rides-search", "/rides?q=" + url.QueryEscape("06 1111 1111"), sel("ride-row")},
+		{"ride", fmt.Sprintf("/rides/%d", s.active.ID), sel("timeline")},
+		{"ride-end", fmt.Sprintf("/rides/%d/end?status=cancelled", s.active.ID), sel("ride-confirm")},
+		{"ride-grace", fmt.Sprintf("/rides/%d", s.grace.ID), sel("ride-disconnect")},
+		{"people", "/people", sel("customers")},
+		{"person-edit", fmt.Sprintf("/people/customers/%d/edit", s.customer.ID), sel("customer-edit-row")},
+		{"numbers", "/numbers", sel("numbers")},
+		{"sends", "/sends", "main"},
+		{"simulator", "/simulator", sel("outbox-row")},
+		{"audit", "/audit", sel("audit-row")},
+		{"operators", "/operators", "main"},
+		{"tokens", "/tokens", "main"},
+		{"account", "/account", "main"},
+		{"forbidden", forbiddenPath + "?need=admin&what=" + url.QueryEscape("managing operators"), "main"},
+		{"not-found", "/rides/999999", "main"},
+		{"", "/no-such-page", "main"},
 	}
-	for _, p := range pages {
-		wide(t, p.path, p.ready)
+	for _, v := range []struct {
+		name          string
+		width, height int64
+	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
+		view, maxWidth = v.name, int(v.width)
+		b.run(t, v.name, chromedp.EmulateViewport(v.width, v.height))
+		b.run(t, "log out", network.ClearBrowserCookies())
+		wide(t, "login", "/login", sel("login-form"))
+		b.login(t)
+		for _, p := range pages {
+			wide(t, p.name, p.path, p.ready)
+		}
 	}
 
 	// The new-ride form after a failed submit: every error shown, the
@@ -254,7 +286,7 @@ func TestBrowser_Phone(t *testing.T) {
 	if errs != 5 || focused != "ride-customer_id" {
 		t.Errorf("after a failed submit: %d errors, focus on %q; want 5 and the customer", errs, focused)
 	}
-	wide(t, "/rides", sel("ride-row")) // and the page, reloaded, still fits
+	wide(t, "", "/rides", sel("ride-row")) // and the page, reloaded, still fits
 
 	// The header: navigation folded behind the menu button, Log out in it.
 	var expanded string
