@@ -48,12 +48,8 @@ func TestBrowser_FindRide(t *testing.T) {
 	}
 
 	b.run(t, "log in",
-		chromedp.Navigate(b.base+"/"),
-		chromedp.WaitVisible(sel("login-user")),
-		chromedp.SendKeys(sel("login-user"), browserUser),
-		chromedp.SendKeys(sel("login-password"), browserPassword),
-		chromedp.Click(sel("login-submit")),
-		chromedp.WaitVisible(sel("top-search-q")),
+		b.logIn(browserUser, browserPassword),
+				chromedp.WaitVisible(sel("top-search-q")),
 	)
 	// onlyRide waits until the list shows exactly Gwen's ride.
 	onlyRide := chromedp.Poll(fmt.Sprintf(`(() => {

@@ -62,12 +62,8 @@ func TestBrowser_LiveTrouble(t *testing.T) {
 	}
 
 	b.run(t, "log in",
-		chromedp.Navigate(b.base+"/"),
-		chromedp.WaitVisible(sel("login-user")),
-		chromedp.SendKeys(sel("login-user"), browserUser),
-		chromedp.SendKeys(sel("login-password"), browserPassword),
-		chromedp.Click(sel("login-submit")),
-		chromedp.WaitVisible(sel("trouble-none")),
+		b.logIn(browserUser, browserPassword),
+				chromedp.WaitVisible(sel("trouble-none")),
 	)
 
 	for i, view := range []struct {

@@ -54,11 +54,7 @@ func TestBrowser_RolesAndAudit(t *testing.T) {
 		login := func(user string) chromedp.Tasks {
 			return chromedp.Tasks{
 				network.ClearBrowserCookies(),
-				chromedp.Navigate(b.base + "/login"),
-				chromedp.WaitVisible(sel("login-user")),
-				chromedp.SendKeys(sel("login-user"), user),
-				chromedp.SendKeys(sel("login-password"), password),
-				chromedp.Click(sel("login-submit")),
+				b.logIn(user, password),
 				// On a phone the role sits in the closed menu: present, not shown.
 				chromedp.WaitReady(sel("user-role")),
 			}

@@ -113,6 +113,18 @@ func (b *browserStack) screenshot(t *testing.T, what string) {
 	}
 }
 
+// logIn signs in through the login form; wait after it for what the
+// page it lands on shows.
+func (b *browserStack) logIn(user, password string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Navigate(b.base + "/login"),
+		chromedp.WaitVisible(sel("login-user")),
+		chromedp.SendKeys(sel("login-user"), user),
+		chromedp.SendKeys(sel("login-password"), password),
+		chromedp.Click(sel("login-submit")),
+	}
+}
+
 func sel(testid string) string { return `[data-testid="` + testid + `"]` }
 
 func TestBrowser_ConsoleEndToEnd(t *testing.T) {
@@ -120,12 +132,8 @@ func TestBrowser_ConsoleEndToEnd(t *testing.T) {
 
 	// Log in.
 	b.run(t, "log in",
-		chromedp.Navigate(b.base+"/"),
-		chromedp.WaitVisible(sel("login-user")),
-		chromedp.SendKeys(sel("login-user"), browserUser),
-		chromedp.SendKeys(sel("login-password"), browserPassword),
-		chromedp.Click(sel("login-submit")),
-		chromedp.WaitVisible(sel("count-active")),
+		b.logIn(browserUser, browserPassword),
+				chromedp.WaitVisible(sel("count-active")),
 	)
 	var h1 string
 	b.run(t, "overview", chromedp.Text(`h1`, &h1))
@@ -290,12 +298,8 @@ func TestBrowser_RiverUI(t *testing.T) {
 				document.addEventListener("securitypolicyviolation", e => window.__violations.push(e.violatedDirective + " " + e.blockedURI));`).Do(ctx)
 			return err
 		}),
-		chromedp.Navigate(b.base+"/login"),
-		chromedp.WaitVisible(sel("login-user")),
-		chromedp.SendKeys(sel("login-user"), browserUser),
-		chromedp.SendKeys(sel("login-password"), browserPassword),
-		chromedp.Click(sel("login-submit")),
-		chromedp.WaitVisible(sel("count-active")),
+		b.logIn(browserUser, browserPassword),
+				chromedp.WaitVisible(sel("count-active")),
 		chromedp.Navigate(b.base+"/riverui/queues"),
 		// River UI's queue list comes from its API: the queue the workers poll shows.
 		chromedp.Poll(`location.pathname.startsWith("/riverui/") && document.body.innerText.includes("default")`, &queues,

@@ -97,12 +97,8 @@ func (b *uiStack) voice(t *testing.T, caller, proxy string) string {
 func (b *uiStack) login(t *testing.T) {
 	t.Helper()
 	b.run(t, "log in",
-		chromedp.Navigate(b.base+"/login"),
-		chromedp.WaitVisible(sel("login-user")),
-		chromedp.SendKeys(sel("login-user"), browserUser),
-		chromedp.SendKeys(sel("login-password"), browserPassword),
-		chromedp.Click(sel("login-submit")),
-		chromedp.WaitVisible(sel("count-active")),
+		b.logIn(browserUser, browserPassword),
+				chromedp.WaitVisible(sel("count-active")),
 	)
 }
 
