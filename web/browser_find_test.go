@@ -49,7 +49,7 @@ func TestBrowser_FindRide(t *testing.T) {
 
 	b.run(t, "log in",
 		b.logIn(browserUser, browserPassword),
-				chromedp.WaitVisible(sel("top-search-q")),
+		chromedp.WaitVisible(sel("top-search-q")),
 	)
 	// onlyRide waits until the list shows exactly Gwen's ride.
 	onlyRide := chromedp.Poll(fmt.Sprintf(`(() => {

@@ -63,7 +63,7 @@ func TestBrowser_LiveTrouble(t *testing.T) {
 
 	b.run(t, "log in",
 		b.logIn(browserUser, browserPassword),
-				chromedp.WaitVisible(sel("trouble-none")),
+		chromedp.WaitVisible(sel("trouble-none")),
 	)
 
 	for i, view := range []struct {

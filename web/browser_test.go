@@ -133,7 +133,7 @@ func TestBrowser_ConsoleEndToEnd(t *testing.T) {
 	// Log in.
 	b.run(t, "log in",
 		b.logIn(browserUser, browserPassword),
-				chromedp.WaitVisible(sel("count-active")),
+		chromedp.WaitVisible(sel("count-active")),
 	)
 	var h1 string
 	b.run(t, "overview", chromedp.Text(`h1`, &h1))
@@ -299,7 +299,7 @@ func TestBrowser_RiverUI(t *testing.T) {
 			return err
 		}),
 		b.logIn(browserUser, browserPassword),
-				chromedp.WaitVisible(sel("count-active")),
+		chromedp.WaitVisible(sel("count-active")),
 		chromedp.Navigate(b.base+"/riverui/queues"),
 		// River UI's queue list comes from its API: the queue the workers poll shows.
 		chromedp.Poll(`location.pathname.startsWith("/riverui/") && document.body.innerText.includes("default")`, &queues,

@@ -98,7 +98,7 @@ func (b *uiStack) login(t *testing.T) {
 	t.Helper()
 	b.run(t, "log in",
 		b.logIn(browserUser, browserPassword),
-				chromedp.WaitVisible(sel("count-active")),
+		chromedp.WaitVisible(sel("count-active")),
 	)
 }
 

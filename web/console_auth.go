@@ -97,10 +97,15 @@ func (s *Server) handleLogin(c *fiber.Ctx, limits *loginLimiter) error {
 	if err != nil {
 		return err
 	}
+	s.setSessionCookie(c, token)
+	return c.Redirect(props.Next, http.StatusSeeOther)
+}
+
+// setSessionCookie gives the browser the session token names.
+func (s *Server) setSessionCookie(c *fiber.Ctx, token string) {
 	ck := s.sessionCookie(token)
 	ck.MaxAge = int(admin.SessionLifetime / time.Second)
 	c.Cookie(ck)
-	return c.Redirect(props.Next, http.StatusSeeOther)
 }
 
 func (s *Server) handleLogout(c *fiber.Ctx) error {

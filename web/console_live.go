@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"birdcar/sql/admin"
 	"birdcar/sql/ride"
 )
 
@@ -17,10 +19,6 @@ import (
 // something they show changed, and htmx's SSE extension makes the panel
 // read itself again (hx-trigger="sse:change"). The stream carries no data
 // of its own beyond the kind of change and the ride's id.
-
-// streamHeartbeat is how often a quiet stream sends a comment, so that
-// proxies keep it open and a client that went away is noticed.
-var streamHeartbeat = 15 * time.Second
 
 // streamGather is how long a stream waits after a change for more, so a
 // burst (a batch of calls, a ride and its two notifications) is one event.
@@ -80,7 +78,7 @@ func parseStreamFilter(c *fiber.Ctx) (streamFilter, error) {
 }
 
 // handleStream is a page's event stream. It ends when the client goes
-// away (the next write fails: at most streamHeartbeat later), and at once
+// away (the next write fails: at most a heartbeat later), and at once
 // when the server shuts down.
 func (s *Server) handleStream(c *fiber.Ctx) error {
 	if s.Feed == nil {
@@ -95,8 +93,17 @@ func (s *Server) handleStream(c *fiber.Ctx) error {
 		return ride.Errorf(ride.CodeBusy, "BirdCar is shutting down: the page reconnects to it, or to another process.")
 	default:
 	}
+	// The stream outlives the request's checks: it looks at the session
+	// again with each heartbeat, and one operator holds a few streams at
+	// most, so no one can take every slot of the feed.
+	sess, _ := c.Locals(localSession).(admin.Session)
+	token := strings.Clone(c.Cookies(sessionCookie))
+	if !s.takeStream(sess.OperatorID) {
+		return errTooManyStreams
+	}
 	sub, err := s.Feed.Subscribe()
 	if err != nil {
+		s.releaseStream(sess.OperatorID)
 		return err
 	}
 	c.Set(fiber.HeaderContentType, "text/event-stream")
@@ -104,6 +111,7 @@ func (s *Server) handleStream(c *fiber.Ctx) error {
 	conn := c.Context().Conn()
 	ctx, closing := s.base, s.closing
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer s.releaseStream(sess.OperatorID)
 		defer sub.Close()
 		write := func(text string) bool {
 			_ = conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
@@ -116,7 +124,7 @@ func (s *Server) handleStream(c *fiber.Ctx) error {
 		if !write("retry: 2000\n: live\n\n") {
 			return
 		}
-		heartbeat := time.NewTicker(streamHeartbeat)
+		heartbeat := time.NewTicker(cmp.Or(s.StreamHeartbeat, defaultStreamHeartbeat))
 		defer heartbeat.Stop()
 		var last time.Time // when the last event went
 		for id := 1; ; {
@@ -126,6 +134,11 @@ func (s *Server) handleStream(c *fiber.Ctx) error {
 			case <-closing:
 				return
 			case <-heartbeat.C:
+				// Signed out, disabled or expired: the stream ends, and the
+				// page's reconnection meets the login.
+				if _, ok, err := s.Admin.Session(ctx, token); err == nil && !ok {
+					return
+				}
 				if !write(": ping\n\n") {
 					return
 				}
@@ -163,6 +176,37 @@ func (s *Server) handleStream(c *fiber.Ctx) error {
 		}
 	})
 	return nil
+}
+
+// defaultStreamHeartbeat is Server.StreamHeartbeat's default.
+const defaultStreamHeartbeat = 15 * time.Second
+
+// maxStreamsPerOperator is how many live pages one operator keeps open
+// at once: tabs enough, and far below the feed's own bound.
+const maxStreamsPerOperator = 16
+
+var errTooManyStreams = ride.Errorf(ride.CodeBusy, "You have too many live pages open. Close some BirdCar tabs and reload this one.")
+
+// takeStream counts a stream of operator's, if they may open another.
+func (s *Server) takeStream(operator int64) bool {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	if s.streams == nil {
+		s.streams = map[int64]int{}
+	}
+	if s.streams[operator] >= maxStreamsPerOperator {
+		return false
+	}
+	s.streams[operator]++
+	return true
+}
+
+func (s *Server) releaseStream(operator int64) {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	if s.streams[operator]--; s.streams[operator] <= 0 {
+		delete(s.streams, operator)
+	}
 }
 
 // stopStreams ends every open event stream, so that Shutdown need not

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -38,7 +41,7 @@ func sessionOf(c *fiber.Ctx) admin.Session {
 }
 
 func (s *Server) handleOperators(c *fiber.Ctx) error {
-	return s.renderOperators(c, http.StatusOK, components.OperatorsProps{Notice: c.Query("notice")})
+	return s.renderOperators(c, http.StatusOK, components.OperatorsProps{Notice: notice(c)})
 }
 
 // renderOperators shows the operators page with p's form and notes.
@@ -56,7 +59,29 @@ func (s *Server) renderOperators(c *fiber.Ctx, status int, p components.Operator
 
 // operatorsNotice sends the browser back to the list with a note.
 func operatorsNotice(c *fiber.Ctx, note string) error {
-	return c.Redirect("/operators?"+url.Values{"notice": {note}}.Encode(), http.StatusSeeOther)
+	return c.Redirect(noticeURL(c, "/operators", note), http.StatusSeeOther)
+}
+
+// noticeURL is path with a note for the page to show after a redirect,
+// signed with the session's CSRF token: a link someone else made cannot
+// put words of theirs in a BirdCar notice.
+func noticeURL(c *fiber.Ctx, path, note string) string {
+	return path + "?" + url.Values{"notice": {note}, "sig": {noticeSig(c, note)}}.Encode()
+}
+
+// notice is the request's signed note, or "" for a missing or forged one.
+func notice(c *fiber.Ctx) string {
+	note := c.Query("notice")
+	if note == "" || !hmac.Equal([]byte(c.Query("sig")), []byte(noticeSig(c, note))) {
+		return ""
+	}
+	return note
+}
+
+func noticeSig(c *fiber.Ctx, note string) string {
+	mac := hmac.New(sha256.New, []byte(components.CSRFToken(c.UserContext())))
+	mac.Write([]byte(note))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
 func (s *Server) handleOperatorAdd(c *fiber.Ctx) error {
@@ -113,7 +138,7 @@ func (s *Server) handleOperatorDisabled(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleTokens(c *fiber.Ctx) error {
-	return s.renderTokens(c, http.StatusOK, components.TokensProps{Notice: c.Query("notice")})
+	return s.renderTokens(c, http.StatusOK, components.TokensProps{Notice: notice(c)})
 }
 
 func (s *Server) renderTokens(c *fiber.Ctx, status int, p components.TokensProps) error {
@@ -147,7 +172,7 @@ func (s *Server) handleTokenRevoke(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Redirect("/tokens?"+url.Values{"notice": {"Token “" + t.Name + "” is revoked: it no longer works."}}.Encode(), http.StatusSeeOther)
+	return c.Redirect(noticeURL(c, "/tokens", "Token “"+t.Name+"” is revoked: it no longer works."), http.StatusSeeOther)
 }
 
 func (s *Server) handleAccount(c *fiber.Ctx) error {
@@ -166,17 +191,21 @@ func (s *Server) renderAccount(c *fiber.Ctx, status int, p components.AccountPro
 
 func (s *Server) handlePasswordChange(c *fiber.Ctx) error {
 	next := postedValue(c, "new_password")
+	var token string
 	var err error
 	if next != postedValue(c, "confirm") {
 		err = ride.InvalidField("confirm", "The two new passwords differ.")
 	} else {
-		err = s.Admin.ChangePassword(c.UserContext(), sessionOf(c).OperatorID, postedValue(c, "current_password"), next)
+		token, err = s.Admin.ChangePassword(c.UserContext(), sessionOf(c).OperatorID, postedValue(c, "current_password"), next)
 	}
 	if e := ride.AsError(err); e != nil {
 		return s.renderAccount(c, statusOf[e.Code.Kind()], components.AccountProps{Errors: map[string]string{e.Field: e.Message}})
 	} else if err != nil {
 		return err
 	}
+	// Every session of the operator ended with the old password; this
+	// browser goes on in a new one.
+	s.setSessionCookie(c, token)
 	return c.Redirect("/account?changed=1", http.StatusSeeOther)
 }
 

@@ -33,6 +33,9 @@ func (s *Server) setSecurityHeaders(c *fiber.Ctx) {
 	// webhooks answer with the same data, so they get the same; only the
 	// static files (which set their own) are cached.
 	h.Set(fiber.HeaderCacheControl, "no-store")
+	// A search's address may hold a phone number: a link to another site
+	// must not carry it there in its Referer.
+	h.Set(fiber.HeaderReferrerPolicy, "same-origin")
 	if s.SecureCookies {
 		// PUBLIC_URL is https: browsers must not come back over http.
 		h.Set(fiber.HeaderStrictTransportSecurity, hstsMaxAge)

@@ -18,6 +18,7 @@ func wantSecurityHeaders(t *testing.T, what string, r *http.Response, secure boo
 		"Content-Security-Policy": "frame-ancestors 'none'",
 		"X-Frame-Options":         "DENY",
 		"Cache-Control":           "no-store",
+		"Referrer-Policy":         "same-origin",
 	} {
 		if got := r.Header.Values(k); len(got) != 1 || got[0] != want {
 			t.Errorf("%s: %s %q, want %q", what, k, got, want)

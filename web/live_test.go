@@ -19,9 +19,12 @@ import (
 // liveStream serves BirdCar on a real listener and opens an event stream
 // at path as a signed-in operator; its lines arrive on the channel, which
 // is closed when the stream ends.
-func liveStream(t *testing.T, path string) (*Server, string, <-chan string) {
+func liveStream(t *testing.T, path string, configure ...func(*Server)) (*Server, string, <-chan string) {
 	t.Helper()
 	srv := &Server{Admin: &admin.Service{User: testAdminUser}}
+	for _, f := range configure {
+		f(srv)
+	}
 	base := serveLive(t, messagebird.Sandbox{}, &ride.Service{DefaultCountry: "NL", GracePeriod: time.Hour}, srv)
 	op, err := srv.Admin.EnsureFirstAdmin(t.Context())
 	if err != nil {
@@ -141,6 +144,28 @@ func TestLive_ShutdownEndsOpenStreams(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the stream stayed open after shutdown")
+	}
+}
+
+// TestLive_StreamEndsWithItsSession: a stream opened by an operator who
+// is then disabled ends at its next heartbeat.
+func TestLive_StreamEndsWithItsSession(t *testing.T) {
+	t.Parallel()
+	srv, _, lines := liveStream(t, "/events/stream", func(s *Server) { s.StreamHeartbeat = 50 * time.Millisecond })
+	waitLine(t, lines, ": ping", 5*time.Second)
+	if _, err := srv.Admin.DB.Exec(t.Context(), `UPDATE operators SET disabled = true WHERE username = $1`, testAdminUser); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-lines:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the stream still runs 5 s after its operator was disabled")
+		}
 	}
 }
 

@@ -160,6 +160,13 @@ func TestRoles_OneTableForEveryRoute(t *testing.T) {
 		{dispatcher, "dispatcher", "GET", "/riverui/", true},
 		{dispatcher, "dispatcher", "GET", "/tokens", true},
 		{dispatcher, "dispatcher", "POST", "/operators", true},
+		// Fiber routes a path whatever its case: so must the rules.
+		{viewer, "viewer", "GET", "/Operators", true},
+		{viewer, "viewer", "GET", "/AUDIT", true},
+		{dispatcher, "dispatcher", "POST", "/Operators", true},
+		{dispatcher, "dispatcher", "POST", "/Tokens", true},
+		{dispatcher, "dispatcher", "POST", "/NUMBERS", true},
+		{dispatcher, "dispatcher", "GET", "/RiverUI/", true},
 		{adm, "admin", "GET", "/operators", false},
 		{adm, "admin", "GET", "/tokens", false},
 		{adm, "admin", "POST", "/numbers", false},
@@ -184,12 +191,12 @@ func TestRoles_OneTableForEveryRoute(t *testing.T) {
 			t.Errorf("%s: role shown %q", tt.role, got)
 		}
 		for _, href := range tt.sees {
-			if doc.Find(`nav a[href="`+href+`"]`).Length() != 1 {
+			if doc.Find(`.topbar a[href="`+href+`"]`).Length() != 1 {
 				t.Errorf("%s does not see %s", tt.role, href)
 			}
 		}
 		for _, href := range tt.hide {
-			if doc.Find(`nav a[href="`+href+`"]`).Length() != 0 {
+			if doc.Find(`.topbar a[href="`+href+`"]`).Length() != 0 {
 				t.Errorf("%s sees %s", tt.role, href)
 			}
 		}
@@ -220,6 +227,12 @@ func TestOperatorsPage_AddChangeRoleDisable(t *testing.T) {
 	_, doc := adm.do(t, "GET", r.Header.Get("Location"), nil, false)
 	if got := doc.Find(sel("operators-notice")).Text(); !strings.Contains(got, "Vic is disabled") {
 		t.Errorf("notice %q", got)
+	}
+	// A notice is the server's own: a link with words of someone else's
+	// shows none.
+	_, doc = adm.do(t, "GET", "/operators?notice=Call+us+on+%2B31&sig=x", nil, false)
+	if doc.Find(sel("operators-notice")).Length() != 0 {
+		t.Errorf("a forged notice is shown: %q", doc.Find(sel("operators-notice")).Text())
 	}
 
 	// Add one in the console; a bad field is shown in place.
@@ -264,12 +277,29 @@ func TestAccount_ChangeOwnPassword(t *testing.T) {
 	if r.StatusCode != 422 || doc.Find(sel("confirm-password-error")).Text() == "" {
 		t.Errorf("confirmation differs: %d", r.StatusCode)
 	}
+	elsewhere := *me // the same operator in another browser (or a thief's)
+	elsewhere.cookie, elsewhere.csrf = b.sessionOf(t, op)
 	r, _ = me.do(t, "POST", "/account/password", url.Values{"current_password": {testAdminPassword}, "new_password": {next}, "confirm": {next}}, false)
 	if r.StatusCode != 303 {
 		t.Fatalf("change: %d", r.StatusCode)
 	}
 	if _, ok, _ := b.srv.Admin.Login(t.Context(), op.Username, next); !ok {
 		t.Error("the new password does not work")
+	}
+	// This browser goes on in the new session the answer sets; every
+	// other session ended with the old password.
+	var fresh string
+	for _, ck := range r.Cookies() {
+		if ck.Name == sessionCookie {
+			fresh = ck.Name + "=" + ck.Value
+		}
+	}
+	me.cookie = fresh
+	if r, _ := me.do(t, "GET", "/account", nil, false); r.StatusCode != 200 {
+		t.Errorf("the changer's new session: %d", r.StatusCode)
+	}
+	if r, _ := elsewhere.do(t, "GET", "/account", nil, false); r.StatusCode != 303 {
+		t.Errorf("another session after the change: %d, want 303 to the login", r.StatusCode)
 	}
 }
 

@@ -48,6 +48,9 @@ var roleRules = []roleRule{
 // allows.
 func neededRole(method, path string) (admin.Role, string) {
 	write := method != fiber.MethodGet && method != fiber.MethodHead && method != fiber.MethodOptions
+	// Fiber routes paths whatever their case (/Operators reaches
+	// /operators), so the rules must read them alike.
+	path = strings.ToLower(path)
 	for _, r := range roleRules {
 		if (r.write && !write) || !pathUnder(path, r.prefix) {
 			continue

@@ -68,6 +68,11 @@ type Server struct {
 	// nil: the pages do not update by themselves.
 	Feed *ride.Feed
 
+	// StreamHeartbeat is how often a quiet event stream sends a comment
+	// (so that proxies keep it and a gone client is noticed) and checks
+	// that its session still stands; 0 means 15 s.
+	StreamHeartbeat time.Duration
+
 	app *fiber.App
 	// base is cancelled at shutdown; request contexts derive from it.
 	base context.Context
@@ -82,6 +87,9 @@ type Server struct {
 	// closing is closed when Shutdown starts: event streams end then.
 	closing      chan struct{}
 	closeStreams sync.Once
+	// streams counts each operator's open event streams.
+	streamsMu sync.Mutex
+	streams   map[int64]int
 }
 
 // NewServer builds the Fiber app and its routes. ctx bounds every request's

@@ -210,17 +210,18 @@ func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) (Ope
 }
 
 // ChangePassword changes an operator's own password, given the current
-// one. The first admin's password, when ADMIN_PASSWORD sets it, is
-// changed there instead.
-func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string) error {
+// one, and ends every session of theirs (one a thief holds too): it
+// returns the token of a new session for the caller. The first admin's
+// password, when ADMIN_PASSWORD sets it, is changed there instead.
+func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string) (string, error) {
 	if err := checkPassword("new_password", next); err != nil {
-		return err
+		return "", err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(next), s.cost())
 	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
+		return "", fmt.Errorf("hash password: %w", err)
 	}
-	_, err = s.changeOperator(ctx, id, func(q *db.Queries, op *Operator) error {
+	op, err := s.changeOperator(ctx, id, func(q *db.Queries, op *Operator) error {
 		if s.PasswordFixed && s.isFirstAdmin(op.Username) {
 			return ride.Errorf(ride.CodeForbidden, "Your password is set by ADMIN_PASSWORD on the server: change it there.")
 		}
@@ -234,9 +235,15 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 		if err := q.OperatorSetPassword(ctx, db.OperatorSetPasswordParams{ID: op.ID, PasswordHash: hash}); err != nil {
 			return err
 		}
+		if _, err := q.AdminSessionDeleteByOperator(ctx, op.ID); err != nil {
+			return fmt.Errorf("end sessions: %w", err)
+		}
 		return s.audit(ctx, q, ride.AuditOperatorPass, fmt.Sprintf("%s (%s)", op.Name, op.Username))
 	})
-	return err
+	if err != nil {
+		return "", err
+	}
+	return s.StartSession(ctx, op)
 }
 
 // changeOperator locks an operator and applies change, in a transaction.
@@ -265,6 +272,13 @@ func (s *Service) keepAnAdmin(ctx context.Context, q *db.Queries, op Operator) e
 	}
 	if op.Role != RoleAdmin || op.Disabled {
 		return nil
+	}
+	// One change of admins at a time, and the count read after the lock
+	// (a statement of its own, so it sees what the last one committed):
+	// else two admins demoting each other at once would both see the
+	// other stay, and leave none.
+	if err := q.OperatorLockAdmins(ctx); err != nil {
+		return fmt.Errorf("lock admins: %w", err)
 	}
 	others, err := q.OperatorCountAdmins(ctx, op.ID)
 	if err != nil {

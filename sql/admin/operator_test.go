@@ -136,7 +136,7 @@ func TestFirstAdmin_FixedPasswordIsAuthoritativeAndNotStored(t *testing.T) {
 	if _, ok, _ := s.Login(t.Context(), "admin", testPassword); !ok {
 		t.Error("the fixed password does not let the first admin in")
 	}
-	if err := s.ChangePassword(as(t, first), first.ID, testPassword, "another long password"); ride.ErrorCode(err) != ride.CodeForbidden {
+	if _, err := s.ChangePassword(as(t, first), first.ID, testPassword, "another long password"); ride.ErrorCode(err) != ride.CodeForbidden {
 		t.Errorf("changing a fixed password: %v, want forbidden", err)
 	}
 	// Demoted and disabled by someone else, a restart makes them an
@@ -165,11 +165,22 @@ func TestFirstAdmin_GeneratedPasswordKeepsTheirChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	const changed = "a password of my own"
-	if err := s.ChangePassword(as(t, first), first.ID, "wrong current", changed); ride.ErrorCode(err) != ride.CodeInvalid {
+	if _, err := s.ChangePassword(as(t, first), first.ID, "wrong current", changed); ride.ErrorCode(err) != ride.CodeInvalid {
 		t.Fatalf("change with a wrong current password: %v, want invalid", err)
 	}
-	if err := s.ChangePassword(as(t, first), first.ID, testPassword, changed); err != nil {
+	stolen, err := s.StartSession(t.Context(), first) // a session someone else holds
+	if err != nil {
 		t.Fatal(err)
+	}
+	fresh, err := s.ChangePassword(as(t, first), first.ID, testPassword, changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.Session(t.Context(), stolen); ok {
+		t.Error("a session started before the change goes on after it")
+	}
+	if _, ok, _ := s.Session(t.Context(), fresh); !ok {
+		t.Error("the session ChangePassword returns does not work")
 	}
 	if _, err := s.EnsureFirstAdmin(t.Context()); err != nil { // a restart
 		t.Fatal(err)

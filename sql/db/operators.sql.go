@@ -189,6 +189,17 @@ func (q *Queries) OperatorList(ctx context.Context) ([]Operator, error) {
 	return items, nil
 }
 
+const operatorLockAdmins = `-- name: OperatorLockAdmins :exec
+SELECT pg_advisory_xact_lock(hashtext('birdcar.operators.admins'))
+`
+
+// Held until the transaction ends: changes that may take away an admin
+// run one at a time.
+func (q *Queries) OperatorLockAdmins(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, operatorLockAdmins)
+	return err
+}
+
 const operatorSetDisabled = `-- name: OperatorSetDisabled :exec
 UPDATE operators SET disabled = $2 WHERE id = $1
 `

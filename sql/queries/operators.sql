@@ -39,6 +39,11 @@ UPDATE operators SET disabled = $2 WHERE id = $1;
 -- name: OperatorSetPassword :exec
 UPDATE operators SET password_hash = $2 WHERE id = $1;
 
+-- name: OperatorLockAdmins :exec
+-- Held until the transaction ends: changes that may take away an admin
+-- run one at a time.
+SELECT pg_advisory_xact_lock(hashtext('birdcar.operators.admins'));
+
 -- name: OperatorCountAdmins :one
 -- Enabled admins other than the one given: the last one cannot go.
 SELECT count(*) FROM operators WHERE role = 'admin' AND NOT disabled AND id <> $1;
