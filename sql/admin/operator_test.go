@@ -2,6 +2,8 @@ package admin_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -334,5 +336,32 @@ func TestTokens_NamedHashedRevocable(t *testing.T) {
 	var hashes int64
 	if err := s.DB.QueryRow(t.Context(), "SELECT count(*) FROM api_tokens WHERE position($1::bytea in token_hash) > 0", []byte(secret)).Scan(&hashes); err != nil || hashes != 0 {
 		t.Errorf("the token is stored as is (%d, %v)", hashes, err)
+	}
+}
+
+// TestOperators_TwoAdminsCannotDemoteEachOther: the only two admins, each
+// demoting the other at the same moment, leave one admin, every time.
+func TestOperators_TwoAdminsCannotDemoteEachOther(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.FreshDB(t)
+	s := &admin.Service{DB: pool, Cost: bcrypt.MinCost}
+	for i := range 20 {
+		a := mustAdd(t, s, t.Context(), fmt.Sprintf("a%d", i), admin.RoleAdmin)
+		b := mustAdd(t, s, t.Context(), fmt.Sprintf("b%d", i), admin.RoleAdmin)
+		// The two are the only enabled admins.
+		if _, err := pool.Exec(t.Context(), `UPDATE operators SET disabled = true WHERE id NOT IN ($1, $2)`, a.ID, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() { _, _ = s.SetRole(as(t, a), b.ID, admin.RoleViewer) })
+		wg.Go(func() { _, _ = s.SetRole(as(t, b), a.ID, admin.RoleViewer) })
+		wg.Wait()
+		var admins int
+		if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM operators WHERE role = 'admin' AND NOT disabled`).Scan(&admins); err != nil {
+			t.Fatal(err)
+		}
+		if admins != 1 {
+			t.Fatalf("round %d: %d enabled admins after two demoted each other, want 1", i, admins)
+		}
 	}
 }
