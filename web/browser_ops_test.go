@@ -70,15 +70,24 @@ func TestBrowser_RolesAndAudit(t *testing.T) {
 		}
 
 		var refusal, role, path string
+		var forms int
 		b.run(t, vp.name+": viewer refused",
 			chromedp.EmulateViewport(vp.width, vp.height),
 			login("vera-"+vp.name),
 			chromedp.TextContent(sel("user-role"), &role),
-			fillRide,
+			// A viewer is offered no form to create a ride …
+			chromedp.Navigate(b.base+"/rides"),
+			chromedp.WaitVisible(sel("ride-form-read-only")),
+			chromedp.Evaluate(`document.querySelectorAll('[data-testid="ride-form"]').length`, &forms),
+			// … and one made by hand (an old tab, a script) meets the 403 page.
+			chromedp.Evaluate(fmt.Sprintf(`htmx.ajax('POST', '/rides', {source: document.body, values: {customer_id: '%d', driver_id: '%d', start: 'Dam 1', destination: 'Schiphol'}}); true`, cust.ID, drv.ID), nil),
 			chromedp.WaitVisible(sel("error")),
 			chromedp.Text(sel("error"), &refusal),
 			chromedp.Evaluate(`location.pathname`, &path),
 		)
+		if forms != 0 {
+			t.Errorf("%s: the viewer is offered %d ride forms", vp.name, forms)
+		}
 		if role != "viewer" || path != forbiddenPath || !strings.Contains(refusal, "dispatcher role") || !strings.Contains(refusal, viewerName) {
 			t.Errorf("%s: the viewer (role shown %q) saw %q at %s; want the 403 page saying the dispatcher role is needed", vp.name, role, refusal, path)
 		}

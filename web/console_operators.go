@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -251,7 +252,7 @@ func (s *Server) handleAudit(c *fiber.Ctx) error {
 func (s *Server) auditFilter(c *fiber.Ctx, ff components.AuditFilter) (ride.AuditFilter, error) {
 	f := ride.AuditFilter{Actor: ff.Actor, Action: ff.Action, Page: ride.Page{Limit: auditPageSize}}
 	if ff.Ride != "" {
-		id, err := strconv.ParseInt(ff.Ride, 10, 64)
+		id, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(ff.Ride), "#"), 10, 64) // "#2", as rides are shown
 		if err != nil || id <= 0 {
 			return f, ride.InvalidField("ride", "The ride id must be a positive whole number.")
 		}

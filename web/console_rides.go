@@ -327,6 +327,14 @@ func (s *Server) handleRideExtend(c *fiber.Ctx) error {
 	}
 	hours, _ := strconv.Atoi(c.FormValue("hours")) // 0, refused, when it is not a number
 	r, err := s.Rides.ExtendGrace(c.UserContext(), id, hours)
+	if e := ride.AsError(err); e != nil && e.Code.Kind() != ride.Internal && isHTMX(c) {
+		// Refused: said on the ride's card, which stays as it was.
+		cur, gerr := s.Rides.Ride(c.UserContext(), id)
+		if gerr != nil {
+			return gerr
+		}
+		return render(c, statusOf[e.Code.Kind()], components.RideSummary(components.RideDetailProps{Ride: cur, Now: s.Rides.Now(), Error: e.Message}))
+	}
 	if err != nil {
 		return err
 	}

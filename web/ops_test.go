@@ -176,6 +176,25 @@ func TestRoles_OneTableForEveryRoute(t *testing.T) {
 			t.Errorf("%s %s %s: %d, want denied %v", tt.name, tt.method, tt.path, r.StatusCode, tt.denied)
 		}
 	}
+	// Pages offer no form a role cannot use, and say why.
+	for _, tt := range []struct {
+		who                *signedIn
+		path, hidden, note string
+	}{
+		{viewer, "/rides", "ride-form", "ride-form-read-only"},
+		{viewer, "/people", "customer-add", ""},
+		{viewer, "/simulator", "sim-form", "sim-read-only"},
+		{dispatcher, "/numbers", "number-add", "numbers-read-only"},
+	} {
+		_, doc := tt.who.do(t, "GET", tt.path, nil, false)
+		if doc.Find(sel(tt.hidden)).Length() != 0 || (tt.note != "" && doc.Find(sel(tt.note)).Length() != 1) {
+			t.Errorf("%s: offers %s (%d) or lacks %q", tt.path, tt.hidden, doc.Find(sel(tt.hidden)).Length(), tt.note)
+		}
+		_, doc = adm.do(t, "GET", tt.path, nil, false)
+		if doc.Find(sel(tt.hidden)).Length() == 0 {
+			t.Errorf("%s: an admin is not offered %s", tt.path, tt.hidden)
+		}
+	}
 	// The top bar shows each role only what it may open, and the role.
 	for _, tt := range []struct {
 		who        *signedIn

@@ -140,6 +140,11 @@ func TestRideDetail_EndExtendAndTimeline(t *testing.T) {
 	if err != nil || before.ExpiresAt == nil {
 		t.Fatalf("ended ride: %+v, %v", before, err)
 	}
+	// A refused extension says why on the ride's card, which stays whole.
+	status, doc = b.consolePost(t, "/rides/"+itoa(f.ride.ID)+"/extend", url.Values{"hours": {"9999"}})
+	if status != 422 || doc.Find(sel("ride-error")).Text() == "" || doc.Find(sel("ride-status")).Length() != 1 || doc.Find(sel("ride-extend")).Length() != 1 {
+		t.Errorf("refused extension: %d, error %q, card kept %v", status, doc.Find(sel("ride-error")).Text(), doc.Find(sel("ride-status")).Length() == 1)
+	}
 	status, _ = b.consolePost(t, "/rides/"+itoa(f.ride.ID)+"/extend", url.Values{"hours": {"24"}})
 	after, err := b.Rides.Ride(t.Context(), f.ride.ID)
 	if err != nil || status != 200 || after.ExpiresAt == nil || !after.ExpiresAt.Equal(before.ExpiresAt.Add(24*time.Hour)) {
