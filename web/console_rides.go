@@ -155,7 +155,13 @@ func (s *Server) handleRideOptions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, http.StatusOK, components.PersonOptions(opts, ""))
+	// The person chosen stays chosen; a search that finds one person
+	// chooses them.
+	selected := c.Query(role + "_id")
+	if len(opts) == 1 {
+		selected = opts[0].Value
+	}
+	return render(c, http.StatusOK, components.PersonOptions(opts, selected))
 }
 
 // handleRideCreate creates a ride from the console's form. Invalid input

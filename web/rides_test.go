@@ -233,3 +233,32 @@ func TestSimulator_SMSAndCallThroughTheWebhooks(t *testing.T) {
 		t.Errorf("SMS without text: %d, want 422 with a message", status)
 	}
 }
+
+// TestRideForm_PersonSearchChooses: a search that finds one person
+// chooses them, and a search keeps the person already chosen.
+func TestRideForm_PersonSearchChooses(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	zelda, err := b.Rides.CreatePerson(t.Context(), ride.RoleCustomer, ride.PersonInput{Name: "Zelda Quist", Phone: "+31612340001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Rides.CreatePerson(t.Context(), ride.RoleCustomer, ride.PersonInput{Name: "Zoe Quist", Phone: "+31612340002"}); err != nil {
+		t.Fatal(err)
+	}
+	chosen := func(query string) string {
+		t.Helper()
+		_, doc := page(t, b, "/rides/options?role=customer&"+query, true)
+		v, _ := doc.Find("option[selected]").Attr("value")
+		return v
+	}
+	if got := chosen("customer_q=zelda"); got != itoa(zelda.ID) {
+		t.Errorf("one match: chosen %q, want Zelda (%d)", got, zelda.ID)
+	}
+	if got := chosen("customer_q=quist&customer_id=" + itoa(zelda.ID)); got != itoa(zelda.ID) {
+		t.Errorf("two matches with Zelda chosen: chosen %q", got)
+	}
+	if got := chosen("customer_q=quist"); got != "" {
+		t.Errorf("two matches, none chosen: chosen %q", got)
+	}
+}

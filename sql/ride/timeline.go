@@ -92,10 +92,18 @@ func (s *Service) Timeline(ctx context.Context, r Ride) ([]Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list ride's audit: %w", err)
 	}
+	var created []Event
 	for _, a := range audit {
 		e := toAuditEntry(a)
-		events = append(events, Event{At: e.At, Audit: &e})
+		if e.Action == AuditRideCreate {
+			created = append(created, Event{At: e.At, Audit: &e})
+		} else {
+			events = append(events, Event{At: e.At, Audit: &e})
+		}
 	}
+	// The creation comes before what it caused at the same moment
+	// ("Created by …", then the notifications).
+	events = append(created, events...)
 	// Stable, so that events of one moment keep the order of their table.
 	slices.SortStableFunc(events, func(a, b Event) int { return cmp.Compare(a.At.UnixNano(), b.At.UnixNano()) })
 	return events, nil
