@@ -190,16 +190,10 @@ func (s *Server) renderAccount(c *fiber.Ctx, status int, p components.AccountPro
 }
 
 func (s *Server) handlePasswordChange(c *fiber.Ctx) error {
-	next := postedValue(c, "new_password")
-	var token string
-	var err error
-	if next != postedValue(c, "confirm") {
-		err = ride.InvalidField("confirm", "The two new passwords differ.")
-	} else {
-		token, err = s.Admin.ChangePassword(c.UserContext(), sessionOf(c).OperatorID, postedValue(c, "current_password"), next)
-	}
+	token, err := s.Admin.ChangePassword(c.UserContext(), sessionOf(c).OperatorID,
+		postedValue(c, "current_password"), postedValue(c, "new_password"), postedValue(c, "confirm"))
 	if e := ride.AsError(err); e != nil {
-		return s.renderAccount(c, statusOf[e.Code.Kind()], components.AccountProps{Errors: map[string]string{e.Field: e.Message}})
+		return s.renderAccount(c, statusOf[e.Code.Kind()], components.AccountProps{Errors: e.FieldErrors()})
 	} else if err != nil {
 		return err
 	}
