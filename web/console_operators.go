@@ -23,12 +23,18 @@ func (s *Server) registerOperatorRoutes() {
 	s.app.Get("/operators", s.handleOperators)
 	s.app.Post("/operators", s.handleOperatorAdd)
 	s.app.Post("/operators/:id/role", s.handleOperatorRole)
+	s.app.Get("/operators/:id/disable", s.handleOperatorDisableConfirm)
 	s.app.Post("/operators/:id/disabled", s.handleOperatorDisabled)
 	s.app.Get("/tokens", s.handleTokens)
 	s.app.Post("/tokens", s.handleTokenCreate)
+	s.app.Get("/tokens/:id/revoke", s.handleTokenRevokeConfirm)
 	s.app.Post("/tokens/:id/revoke", s.handleTokenRevoke)
 	s.app.Get("/account", s.handleAccount)
+	// The form posts to /account, so that a failed submit shows its
+	// errors at the page's own address; /account/password is its old one.
+	s.app.Post("/account", s.handlePasswordChange)
 	s.app.Post("/account/password", s.handlePasswordChange)
+	s.app.Get("/account/password", func(c *fiber.Ctx) error { return c.Redirect("/account", http.StatusSeeOther) })
 	s.app.Get("/audit", s.handleAudit)
 	s.app.Get(forbiddenPath, s.handleForbidden)
 }
@@ -87,13 +93,12 @@ func noticeSig(c *fiber.Ctx, note string) string {
 
 func (s *Server) handleOperatorAdd(c *fiber.Ctx) error {
 	form := components.OperatorForm{Name: postedValue(c, "name"), Username: postedValue(c, "username"), Role: postedValue(c, "role")}
-	role, err := admin.ParseRole(form.Role)
-	if err == nil {
-		_, err = s.Admin.AddOperator(c.UserContext(), admin.NewOperator{
-			Name: form.Name, Username: form.Username, Role: role, Password: postedValue(c, "password")})
-	}
+	// An unknown role is reported by AddOperator with the other fields.
+	role, _ := admin.ParseRole(form.Role)
+	_, err := s.Admin.AddOperator(c.UserContext(), admin.NewOperator{
+		Name: form.Name, Username: form.Username, Role: role, Password: postedValue(c, "password")})
 	if e := ride.AsError(err); e != nil && e.Field != "" {
-		form.Errors = map[string]string{e.Field: e.Message}
+		form.Errors = e.FieldErrors()
 		return s.renderOperators(c, statusOf[e.Code.Kind()], components.OperatorsProps{Form: form})
 	}
 	if err != nil {
@@ -118,6 +123,23 @@ func (s *Server) handleOperatorRole(c *fiber.Ctx) error {
 		return err
 	}
 	return operatorsNotice(c, op.Name+" is now "+string(op.Role)+".")
+}
+
+// handleOperatorDisableConfirm asks before an operator is disabled: the
+// form it shows posts to /operators/:id/disabled. It changes nothing.
+func (s *Server) handleOperatorDisableConfirm(c *fiber.Ctx) error {
+	id, err := pathID(c, errOperatorNotFound)
+	if err != nil {
+		return err
+	}
+	op, err := s.Admin.Operator(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	if op.Disabled {
+		return operatorsNotice(c, op.Name+" is already disabled.")
+	}
+	return renderPage(c, http.StatusOK, s.layout(c, "Disable "+op.Name+"?", "operators"), components.OperatorDisableConfirm(op))
 }
 
 func (s *Server) handleOperatorDisabled(c *fiber.Ctx) error {
@@ -164,6 +186,20 @@ func (s *Server) handleTokenCreate(c *fiber.Ctx) error {
 	return s.renderTokens(c, http.StatusCreated, components.TokensProps{Created: &t, Secret: secret})
 }
 
+// handleTokenRevokeConfirm asks before a token is revoked: the form it
+// shows posts to the same address. It changes nothing.
+func (s *Server) handleTokenRevokeConfirm(c *fiber.Ctx) error {
+	id, err := pathID(c, admin.ErrTokenNotFound)
+	if err != nil {
+		return err
+	}
+	t, err := s.Admin.LiveToken(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return renderPage(c, http.StatusOK, s.layout(c, "Revoke token?", "tokens"), components.TokenRevokeConfirm(t))
+}
+
 func (s *Server) handleTokenRevoke(c *fiber.Ctx) error {
 	id, err := pathID(c, admin.ErrTokenNotFound)
 	if err != nil {
@@ -187,20 +223,15 @@ func (s *Server) handleAccount(c *fiber.Ctx) error {
 func (s *Server) renderAccount(c *fiber.Ctx, status int, p components.AccountProps) error {
 	sess := sessionOf(c)
 	p.Name, p.Username, p.Role = sess.Name, sess.User, string(sess.Role)
+	p.Fixed = s.Admin.PasswordFixedFor(sess.User)
 	return renderPage(c, status, s.layout(c, "Your account", "account"), components.Account(p))
 }
 
 func (s *Server) handlePasswordChange(c *fiber.Ctx) error {
-	next := postedValue(c, "new_password")
-	var token string
-	var err error
-	if next != postedValue(c, "confirm") {
-		err = ride.InvalidField("confirm", "The two new passwords differ.")
-	} else {
-		token, err = s.Admin.ChangePassword(c.UserContext(), sessionOf(c).OperatorID, postedValue(c, "current_password"), next)
-	}
+	token, err := s.Admin.ChangePassword(c.UserContext(), sessionOf(c).OperatorID,
+		postedValue(c, "current_password"), postedValue(c, "new_password"), postedValue(c, "confirm"))
 	if e := ride.AsError(err); e != nil {
-		return s.renderAccount(c, statusOf[e.Code.Kind()], components.AccountProps{Errors: map[string]string{e.Field: e.Message}})
+		return s.renderAccount(c, statusOf[e.Code.Kind()], components.AccountProps{Errors: e.FieldErrors()})
 	} else if err != nil {
 		return err
 	}

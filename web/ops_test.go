@@ -451,3 +451,195 @@ func TestAuditPage_FiltersInTheURLAndPages(t *testing.T) {
 		t.Error("a later day lists entries")
 	}
 }
+
+// invalidFields checks that each of ids is marked invalid, described by
+// its error, and that the first of them alone has the focus.
+func invalidFields(t *testing.T, doc *goquery.Document, ids ...string) {
+	t.Helper()
+	for i, id := range ids {
+		in := doc.Find("#" + id)
+		desc, _ := in.Attr("aria-describedby")
+		if v, _ := in.Attr("aria-invalid"); v != "true" || desc == "" || strings.TrimSpace(doc.Find("#"+desc).Text()) == "" {
+			t.Errorf("%s: aria-invalid %q, described by %q (%q)", id, v, desc, doc.Find("#"+desc).Text())
+		}
+		if _, focus := in.Attr("autofocus"); focus != (i == 0) {
+			t.Errorf("%s: autofocus %v, want %v", id, focus, i == 0)
+		}
+	}
+	if n := doc.Find("[autofocus]").Length(); n != 1 {
+		t.Errorf("%d elements with autofocus, want 1", n)
+	}
+}
+
+func TestOperatorsPage_EveryFieldErrorAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	_, adm := b.operator(t, "Ann", admin.RoleAdmin)
+	r, doc := adm.do(t, "POST", "/operators", url.Values{"name": {""}, "username": {"no spaces"}, "role": {"boss"}, "password": {"short"}}, false)
+	if r.StatusCode != 422 {
+		t.Fatalf("bad form: %d", r.StatusCode)
+	}
+	invalidFields(t, doc, "operator-name", "operator-username", "operator-new-role", "operator-password")
+	if n := doc.Find("[data-testid=operator-add] .field-error").Length(); n != 4 {
+		t.Errorf("%d field errors, want 4", n)
+	}
+	// What was typed stays, but the password.
+	if v, _ := doc.Find(sel("operator-username")).Attr("value"); v != "no spaces" {
+		t.Errorf("user name kept as %q", v)
+	}
+	if v, _ := doc.Find(sel("operator-password")).Attr("value"); v != "" {
+		t.Errorf("password echoed: %q", v)
+	}
+	// Only the later fields wrong: the focus goes to the first of them.
+	_, doc = adm.do(t, "POST", "/operators", url.Values{"name": {"Nia"}, "username": {"nia-ok"}, "role": {"viewer"}, "password": {"short"}}, false)
+	invalidFields(t, doc, "operator-password")
+	// The token form's one field too.
+	r, doc = adm.do(t, "POST", "/tokens", url.Values{"name": {" "}}, false)
+	if r.StatusCode != 422 {
+		t.Errorf("bad token name: %d", r.StatusCode)
+	}
+	invalidFields(t, doc, "token-name")
+}
+
+func TestAccount_EveryFieldErrorAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	op, me := b.operator(t, "Vera", admin.RoleViewer)
+	_, doc := me.do(t, "GET", "/account", nil, false)
+	action, _ := doc.Find(sel("password-form")).Attr("action")
+	if action != "/account" {
+		t.Fatalf("the password form posts to %q, want the page's own address", action)
+	}
+	r, doc := me.do(t, "POST", action, url.Values{"current_password": {"wrong one!"}, "new_password": {"short"}, "confirm": {"other"}}, false)
+	if r.StatusCode != 422 {
+		t.Fatalf("bad form: %d", r.StatusCode)
+	}
+	invalidFields(t, doc, "current-password", "new-password", "confirm-password")
+	if _, ok, _ := b.srv.Admin.Login(t.Context(), op.Username, testAdminPassword); !ok {
+		t.Error("a refused change changed the password")
+	}
+	// A good new password, mistyped the second time: the current one is
+	// still checked, so both are said.
+	_, doc = me.do(t, "POST", action, url.Values{"current_password": {"wrong one!"}, "new_password": {"a long new password"}, "confirm": {"a long new passwore"}}, false)
+	invalidFields(t, doc, "current-password", "confirm-password")
+	// The old address sends a reload of it to the page.
+	if r, _ := me.do(t, "GET", "/account/password", nil, false); r.StatusCode != 303 || r.Header.Get("Location") != "/account" {
+		t.Errorf("GET /account/password: %d to %q", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+func TestAccount_FixedPasswordSaysSoAndHasNoForm(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	first, me := b.operator(t, "Ann", admin.RoleAdmin)
+	_, other := b.operator(t, "Otto", admin.RoleAdmin)
+	b.srv.Admin.User, b.srv.Admin.PasswordFixed = first.Username, true
+
+	r, doc := me.do(t, "GET", "/account", nil, false)
+	if r.StatusCode != 200 || !strings.Contains(doc.Find(sel("password-fixed")).Text(), "Your password is set by ADMIN_PASSWORD on the server") {
+		t.Errorf("fixed account: %d, notice %q", r.StatusCode, doc.Find(sel("password-fixed")).Text())
+	}
+	if doc.Find(sel("password-form")).Length() != 0 || doc.Find(`input[type="password"]`).Length() != 0 {
+		t.Error("a fixed password's account shows the change form")
+	}
+	// A post anyway is refused, saying why.
+	r, doc = me.do(t, "POST", "/account", url.Values{"current_password": {testAdminPassword}, "new_password": {"a long new password"}, "confirm": {"a long new password"}}, false)
+	if r.StatusCode != 403 || !strings.Contains(doc.Find(sel("account-error")).Text(), "ADMIN_PASSWORD") {
+		t.Errorf("fixed password's change: %d %q", r.StatusCode, doc.Find(sel("account-error")).Text())
+	}
+	// Anyone else still has the form.
+	_, doc = other.do(t, "GET", "/account", nil, false)
+	if doc.Find(sel("password-form")).Length() != 1 || doc.Find(sel("password-fixed")).Length() != 0 {
+		t.Error("another admin's account has no change form")
+	}
+}
+
+func TestOperatorsPage_DisableAsksFirstAndOwnRowHasNoControls(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	me, adm := b.operator(t, "Ann", admin.RoleAdmin)
+	vic, victim := b.operator(t, "Vic", admin.RoleDispatcher)
+
+	_, doc := adm.do(t, "GET", "/operators", nil, false)
+	self := doc.Find(sel("operator-row") + `[data-username="` + me.Username + `"]`)
+	if self.Length() != 1 || self.Find("select, button, form, "+sel("operator-disable")).Length() != 0 ||
+		self.Find(sel("operator-self")).Text() != "you" || self.Find(sel("operator-role-self")).Text() != "admin" {
+		t.Errorf("own row: %q", self.Text())
+	}
+	row := doc.Find(sel("operator-row") + `[data-username="` + vic.Username + `"]`)
+	href, _ := row.Find(sel("operator-disable")).Attr("href")
+	if row.Find(sel("operator-role")).Length() != 1 || href != "/operators/"+itoa(vic.ID)+"/disable" {
+		t.Fatalf("Vic's row: role menu %d, disable link %q", row.Find(sel("operator-role")).Length(), href)
+	}
+	// The GET asks and changes nothing.
+	r, doc := adm.do(t, "GET", href, nil, false)
+	form := doc.Find(sel("operator-confirm"))
+	action, _ := form.Attr("action")
+	if r.StatusCode != 200 || !strings.Contains(form.Text(), "Disable Vic") || action != "/operators/"+itoa(vic.ID)+"/disabled" ||
+		form.Find(`input[name="`+components.CSRFFieldName+`"]`).Length() == 0 || form.Find(sel("operator-confirm-back")).Length() != 1 {
+		t.Fatalf("confirmation: %d, action %q, %q", r.StatusCode, action, form.Text())
+	}
+	if r, _ := victim.do(t, "GET", "/rides", nil, false); r.StatusCode != 200 {
+		t.Fatalf("asking disabled Vic already: %d", r.StatusCode)
+	}
+	if op, err := b.srv.Admin.Operator(t.Context(), vic.ID); err != nil || op.Disabled {
+		t.Fatalf("after the GET: %+v, %v", op, err)
+	}
+	// The POST does it, and needs the CSRF token.
+	noCSRF := *adm
+	noCSRF.csrf = "forged"
+	if r, _ := noCSRF.do(t, "POST", action, url.Values{"disabled": {"true"}}, false); r.StatusCode != 403 {
+		t.Errorf("a POST without the CSRF token: %d", r.StatusCode)
+	}
+	if r, _ := adm.do(t, "POST", action, url.Values{"disabled": {"true"}}, false); r.StatusCode != 303 {
+		t.Fatalf("disable: %d", r.StatusCode)
+	}
+	if r, _ := victim.do(t, "GET", "/rides", nil, false); r.StatusCode != 303 {
+		t.Errorf("disabled Vic's page: %d", r.StatusCode)
+	}
+	// Asking again about a disabled operator goes back to the list.
+	if r, _ := adm.do(t, "GET", href, nil, false); r.StatusCode != 303 {
+		t.Errorf("confirming a disabled operator: %d", r.StatusCode)
+	}
+	// Not for dispatchers, nor for unknown ids.
+	_, disp := b.operator(t, "Dana", admin.RoleDispatcher)
+	if r, _ := disp.do(t, "GET", href, nil, false); r.StatusCode != 403 {
+		t.Errorf("a dispatcher's confirmation: %d", r.StatusCode)
+	}
+	if r, _ := adm.do(t, "GET", "/operators/999999/disable", nil, false); r.StatusCode != 404 {
+		t.Errorf("an unknown operator's confirmation: %d", r.StatusCode)
+	}
+}
+
+func TestAPI_RevokeAsksFirst(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	_, adm := b.operator(t, "Ann", admin.RoleAdmin)
+	_, doc := adm.do(t, "POST", "/tokens", url.Values{"name": {"acme-backend"}}, false)
+	secret := doc.Find(sel("token-secret")).Text()
+	_, doc = adm.do(t, "GET", "/tokens", nil, false)
+	href, _ := doc.Find(sel("token-revoke")).Attr("href")
+	if href == "" || doc.Find(sel("token-row")+" form").Length() != 0 {
+		t.Fatalf("the list's revoke is %q, or revokes in one click", href)
+	}
+	r, doc := adm.do(t, "GET", href, nil, false)
+	form := doc.Find(sel("token-confirm"))
+	action, _ := form.Attr("action")
+	if r.StatusCode != 200 || action != href || !strings.Contains(form.Text(), "Revoke token “acme-backend”?") ||
+		!strings.Contains(form.Text(), "Integrations using it stop at once") || form.Find(sel("token-confirm-back")).Length() != 1 {
+		t.Fatalf("confirmation: %d, action %q, %q", r.StatusCode, action, form.Text())
+	}
+	if r := b.apiAs(t, secret, "GET", "/api/v1/rides", nil, nil); r.StatusCode != 200 {
+		t.Fatalf("the token after the confirmation's GET: %d", r.StatusCode)
+	}
+	if r, _ := adm.do(t, "POST", action, url.Values{}, false); r.StatusCode != 303 {
+		t.Fatalf("revoke: %d", r.StatusCode)
+	}
+	if r := b.apiAs(t, secret, "GET", "/api/v1/rides", nil, nil); r.StatusCode != 401 {
+		t.Errorf("a revoked token: %d", r.StatusCode)
+	}
+	// Revoked, there is nothing to confirm.
+	if r, _ := adm.do(t, "GET", href, nil, false); r.StatusCode != 404 {
+		t.Errorf("confirming a revoked token: %d", r.StatusCode)
+	}
+}

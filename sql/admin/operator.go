@@ -106,19 +106,22 @@ func checkPassword(field, password string) error {
 	return nil
 }
 
-// AddOperator adds an operator with an initial password.
+// AddOperator adds an operator with an initial password. Every field at
+// fault is reported at once (ride.Error.More).
 func (s *Service) AddOperator(ctx context.Context, in NewOperator) (Operator, error) {
 	in.Name, in.Username = strings.TrimSpace(in.Name), strings.TrimSpace(in.Username)
+	var bad []error
 	if in.Name == "" || utf8.RuneCountInString(in.Name) > 100 || strings.ContainsFunc(in.Name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return Operator{}, ride.InvalidField("name", "Name is required: up to 100 characters, on one line.")
+		bad = append(bad, ride.InvalidField("name", "Name is required: up to 100 characters, on one line."))
 	}
 	if !usernamePattern.MatchString(in.Username) {
-		return Operator{}, ride.InvalidField("username", "User name: 1 to 64 letters, digits, dots, dashes, underscores or @, starting with a letter or digit.")
+		bad = append(bad, ride.InvalidField("username", "User name: 1 to 64 letters, digits, dots, dashes, underscores or @, starting with a letter or digit."))
 	}
 	if !in.Role.Valid() {
-		return Operator{}, ride.InvalidField("role", "Role must be admin, dispatcher or viewer.")
+		bad = append(bad, ride.InvalidField("role", "Role must be admin, dispatcher or viewer."))
 	}
-	if err := checkPassword("password", in.Password); err != nil {
+	bad = append(bad, checkPassword("password", in.Password))
+	if err := joinFields(bad...); err != nil {
 		return Operator{}, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), s.cost())
@@ -210,27 +213,39 @@ func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) (Ope
 }
 
 // ChangePassword changes an operator's own password, given the current
-// one, and ends every session of theirs (one a thief holds too): it
-// returns the token of a new session for the caller. The first admin's
+// one and the new one typed twice, and ends every session of theirs (one
+// a thief holds too): it returns the token of a new session for the
+// caller. Every field at fault is reported at once. The first admin's
 // password, when ADMIN_PASSWORD sets it, is changed there instead.
-func (s *Service) ChangePassword(ctx context.Context, id int64, current, next string) (string, error) {
-	if err := checkPassword("new_password", next); err != nil {
-		return "", err
+func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, confirm string) (string, error) {
+	newErr := checkPassword("new_password", next)
+	var confirmErr error
+	if next != confirm {
+		confirmErr = ride.InvalidField("confirm", "The two new passwords differ.")
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(next), s.cost())
-	if err != nil {
-		return "", fmt.Errorf("hash password: %w", err)
+	var hash []byte
+	if newErr == nil && confirmErr == nil {
+		var err error
+		if hash, err = bcrypt.GenerateFromPassword([]byte(next), s.cost()); err != nil {
+			return "", fmt.Errorf("hash password: %w", err)
+		}
 	}
 	op, err := s.changeOperator(ctx, id, func(q *db.Queries, op *Operator) error {
-		if s.PasswordFixed && s.isFirstAdmin(op.Username) {
-			return ride.Errorf(ride.CodeForbidden, "Your password is set by ADMIN_PASSWORD on the server: change it there.")
+		if s.PasswordFixedFor(op.Username) {
+			return errPasswordFixed
 		}
 		row, err := q.OperatorGet(ctx, op.ID)
 		if err != nil {
 			return err
 		}
-		if bcrypt.CompareHashAndPassword(row.PasswordHash, []byte(current)) != nil {
-			return ride.InvalidField("current_password", "The current password is wrong.")
+		var currentErr error
+		if current == "" {
+			currentErr = ride.InvalidField("current_password", "Enter your current password.")
+		} else if bcrypt.CompareHashAndPassword(row.PasswordHash, []byte(current)) != nil {
+			currentErr = ride.InvalidField("current_password", "The current password is wrong.")
+		}
+		if err := joinFields(currentErr, newErr, confirmErr); err != nil {
+			return err
 		}
 		if err := q.OperatorSetPassword(ctx, db.OperatorSetPasswordParams{ID: op.ID, PasswordHash: hash}); err != nil {
 			return err
@@ -244,6 +259,53 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next st
 		return "", err
 	}
 	return s.StartSession(ctx, op)
+}
+
+var errPasswordFixed = ride.Errorf(ride.CodeForbidden, "Your password is set by ADMIN_PASSWORD on the server: change it there.")
+
+// PasswordFixedFor reports whether username's password is set by
+// ADMIN_PASSWORD (the first admin's, when it is given), so that it cannot
+// be changed in the console.
+func (s *Service) PasswordFixedFor(username string) bool {
+	return s.PasswordFixed && s.isFirstAdmin(username)
+}
+
+// Operator is the operator with id.
+func (s *Service) Operator(ctx context.Context, id int64) (Operator, error) {
+	row, err := db.New(s.DB).OperatorGet(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Operator{}, ErrOperatorNotFound
+	} else if err != nil {
+		return Operator{}, fmt.Errorf("load operator: %w", err)
+	}
+	return toOperator(row), nil
+}
+
+// joinFields returns the first of errs that is not nil, carrying the
+// field errors after it in More, so that a form shows every mistake at
+// once; nil when every one is nil. An internal error among them wins.
+// (ride's own joinFields is unexported; this is its twin for admin.)
+func joinFields(errs ...error) error {
+	var first *ride.Error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		e := ride.AsError(err)
+		if e == nil {
+			return err
+		}
+		if first == nil {
+			c := *e
+			first = &c
+			continue
+		}
+		first.More = append(first.More, append([]*ride.Error{{Code: e.Code, Field: e.Field, Message: e.Message}}, e.More...)...)
+	}
+	if first == nil {
+		return nil
+	}
+	return first
 }
 
 // changeOperator locks an operator and applies change, in a transaction.

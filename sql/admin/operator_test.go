@@ -138,7 +138,7 @@ func TestFirstAdmin_FixedPasswordIsAuthoritativeAndNotStored(t *testing.T) {
 	if _, ok, _ := s.Login(t.Context(), "admin", testPassword); !ok {
 		t.Error("the fixed password does not let the first admin in")
 	}
-	if _, err := s.ChangePassword(as(t, first), first.ID, testPassword, "another long password"); ride.ErrorCode(err) != ride.CodeForbidden {
+	if _, err := s.ChangePassword(as(t, first), first.ID, testPassword, "another long password", "another long password"); ride.ErrorCode(err) != ride.CodeForbidden {
 		t.Errorf("changing a fixed password: %v, want forbidden", err)
 	}
 	// Demoted and disabled by someone else, a restart makes them an
@@ -167,14 +167,14 @@ func TestFirstAdmin_GeneratedPasswordKeepsTheirChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	const changed = "a password of my own"
-	if _, err := s.ChangePassword(as(t, first), first.ID, "wrong current", changed); ride.ErrorCode(err) != ride.CodeInvalid {
+	if _, err := s.ChangePassword(as(t, first), first.ID, "wrong current", changed, changed); ride.ErrorCode(err) != ride.CodeInvalid {
 		t.Fatalf("change with a wrong current password: %v, want invalid", err)
 	}
 	stolen, err := s.StartSession(t.Context(), first) // a session someone else holds
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh, err := s.ChangePassword(as(t, first), first.ID, testPassword, changed)
+	fresh, err := s.ChangePassword(as(t, first), first.ID, testPassword, changed, changed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,8 +321,14 @@ func TestTokens_NamedHashedRevocable(t *testing.T) {
 	if live, err := s.HasTokens(t.Context()); !live || err != nil {
 		t.Errorf("HasTokens: %v, %v", live, err)
 	}
+	if got, err := s.LiveToken(t.Context(), tok.ID); err != nil || got.Name != "acme backend" {
+		t.Errorf("LiveToken: %+v, %v", got, err)
+	}
 	if _, err := s.RevokeToken(ctx, tok.ID); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := s.LiveToken(t.Context(), tok.ID); ride.ErrorCode(err) != ride.CodeTokenNotFound {
+		t.Errorf("LiveToken of a revoked token: %v", err)
 	}
 	if _, ok, _ := s.Token(t.Context(), env, secret); ok {
 		t.Error("a revoked token still works")
@@ -363,5 +369,81 @@ func TestOperators_TwoAdminsCannotDemoteEachOther(t *testing.T) {
 		if admins != 1 {
 			t.Fatalf("round %d: %d enabled admins after two demoted each other, want 1", i, admins)
 		}
+	}
+}
+
+// fieldsOf is the fields an error reports, as FieldErrors has them.
+func fieldsOf(err error) map[string]string {
+	if e := ride.AsError(err); e != nil {
+		return e.FieldErrors()
+	}
+	return nil
+}
+
+func TestAddOperator_EveryFieldAtFaultAtOnce(t *testing.T) {
+	t.Parallel()
+	s := newService(t)
+	_, err := s.AddOperator(t.Context(), admin.NewOperator{Name: " ", Username: "no spaces", Role: "boss", Password: "short"})
+	got := fieldsOf(err)
+	for _, f := range []string{"name", "username", "role", "password"} {
+		if got[f] == "" {
+			t.Errorf("no error for %s: %v", f, err)
+		}
+	}
+	if ride.ErrorCode(err) != ride.CodeInvalid || len(got) != 4 {
+		t.Errorf("%v: %d fields, want 4", err, len(got))
+	}
+	if n := dbtest.Rows(t, s.DB, "operators"); n != 0 {
+		t.Errorf("%d operators added", n)
+	}
+}
+
+func TestChangePassword_EveryFieldAtFaultAtOnceAndNothingChanged(t *testing.T) {
+	t.Parallel()
+	s := newService(t)
+	first, err := s.EnsureFirstAdmin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ChangePassword(as(t, first), first.ID, "wrong current", "short", "shorter")
+	got := fieldsOf(err)
+	for _, f := range []string{"current_password", "new_password", "confirm"} {
+		if got[f] == "" {
+			t.Errorf("no error for %s: %v", f, err)
+		}
+	}
+	// A good new password typed twice differently, and no current one.
+	_, err = s.ChangePassword(as(t, first), first.ID, "", "a long new password", "a long new passwore")
+	if got := fieldsOf(err); got["current_password"] == "" || got["confirm"] == "" || got["new_password"] != "" {
+		t.Errorf("empty current, confirmation differs: %v", got)
+	}
+	if _, ok, _ := s.Login(t.Context(), "admin", testPassword); !ok {
+		t.Error("a refused change changed the password")
+	}
+	if s.PasswordFixedFor("admin") {
+		t.Error("a generated password is reported fixed")
+	}
+	s.PasswordFixed = true
+	if !s.PasswordFixedFor("ADMIN") || s.PasswordFixedFor("ann") {
+		t.Error("PasswordFixedFor does not name the first admin alone")
+	}
+	// The fixed password is said first, whatever else is wrong.
+	if _, err := s.ChangePassword(as(t, first), first.ID, "", "x", "y"); ride.ErrorCode(err) != ride.CodeForbidden {
+		t.Errorf("fixed password with bad fields: %v, want forbidden", err)
+	}
+}
+
+func TestOperator_ByID(t *testing.T) {
+	t.Parallel()
+	s := newService(t)
+	first, err := s.EnsureFirstAdmin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op, err := s.Operator(t.Context(), first.ID); err != nil || op.Username != "admin" {
+		t.Errorf("Operator: %+v, %v", op, err)
+	}
+	if _, err := s.Operator(t.Context(), first.ID+1000); ride.ErrorCode(err) != ride.CodeOperatorNotFound {
+		t.Errorf("a missing operator: %v", err)
 	}
 }

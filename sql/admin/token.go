@@ -128,6 +128,20 @@ func (s *Service) RevokeToken(ctx context.Context, id int64) (APIToken, error) {
 	return t, err
 }
 
+// LiveToken is the console-made token with id, if it is not revoked.
+func (s *Service) LiveToken(ctx context.Context, id int64) (APIToken, error) {
+	tokens, err := s.Tokens(ctx)
+	if err != nil {
+		return APIToken{}, err
+	}
+	for _, t := range tokens {
+		if t.ID == id && t.RevokedAt == nil {
+			return t, nil
+		}
+	}
+	return APIToken{}, ErrTokenNotFound
+}
+
 // Tokens lists the tokens made in the console, live ones first.
 func (s *Service) Tokens(ctx context.Context) ([]APIToken, error) {
 	rows, err := db.New(s.DB).APITokenList(ctx)
