@@ -121,7 +121,7 @@ func (s *Service) AddOperator(ctx context.Context, in NewOperator) (Operator, er
 		bad = append(bad, ride.InvalidField("role", "Role must be admin, dispatcher or viewer."))
 	}
 	bad = append(bad, checkPassword("password", in.Password))
-	if err := joinFields(bad...); err != nil {
+	if err := ride.JoinFields(bad...); err != nil {
 		return Operator{}, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), s.cost())
@@ -244,7 +244,7 @@ func (s *Service) ChangePassword(ctx context.Context, id int64, current, next, c
 		} else if bcrypt.CompareHashAndPassword(row.PasswordHash, []byte(current)) != nil {
 			currentErr = ride.InvalidField("current_password", "The current password is wrong.")
 		}
-		if err := joinFields(currentErr, newErr, confirmErr); err != nil {
+		if err := ride.JoinFields(currentErr, newErr, confirmErr); err != nil {
 			return err
 		}
 		if err := q.OperatorSetPassword(ctx, db.OperatorSetPasswordParams{ID: op.ID, PasswordHash: hash}); err != nil {
@@ -279,33 +279,6 @@ func (s *Service) Operator(ctx context.Context, id int64) (Operator, error) {
 		return Operator{}, fmt.Errorf("load operator: %w", err)
 	}
 	return toOperator(row), nil
-}
-
-// joinFields returns the first of errs that is not nil, carrying the
-// field errors after it in More, so that a form shows every mistake at
-// once; nil when every one is nil. An internal error among them wins.
-// (ride's own joinFields is unexported; this is its twin for admin.)
-func joinFields(errs ...error) error {
-	var first *ride.Error
-	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		e := ride.AsError(err)
-		if e == nil {
-			return err
-		}
-		if first == nil {
-			c := *e
-			first = &c
-			continue
-		}
-		first.More = append(first.More, append([]*ride.Error{{Code: e.Code, Field: e.Field, Message: e.Message}}, e.More...)...)
-	}
-	if first == nil {
-		return nil
-	}
-	return first
 }
 
 // changeOperator locks an operator and applies change, in a transaction.

@@ -139,10 +139,12 @@ func (e *Error) FieldErrors() map[string]string {
 	return out
 }
 
-// joinFields returns the first of errs that is not nil, carrying the
-// field errors after it in More; nil when every one is nil. An internal
+// JoinFields returns the first of errs that is not nil, carrying the
+// field errors after it in More, so that a form shows every mistake at
+// once (the console's own forms in sql/admin use it too); nil when every
+// one is nil. An internal
 // error among them wins, since nothing can be shown about it.
-func joinFields(errs ...error) error {
+func JoinFields(errs ...error) error {
 	var first *Error
 	for _, err := range errs {
 		if err == nil {

@@ -59,7 +59,7 @@ func (in NumberInput) check(defaultCountry string) (NumberInput, error) {
 				phone.Format(e164), phone.Region(e164), country))
 		}
 	}
-	if err := joinFields(numberErr, countryErr); err != nil {
+	if err := JoinFields(numberErr, countryErr); err != nil {
 		return in, err
 	}
 	return NumberInput{Number: e164, Country: country}, nil

@@ -62,7 +62,7 @@ func (in PersonInput) check(defaultCountry string) (PersonInput, error) {
 	if err != nil {
 		phoneErr = &Error{Code: CodeInvalidPhone, Field: "phone", Message: "Phone: " + err.Error() + "."}
 	}
-	if err := joinFields(nameErr, phoneErr); err != nil {
+	if err := JoinFields(nameErr, phoneErr); err != nil {
 		return in, err
 	}
 	return PersonInput{Name: name, Phone: e164}, nil

@@ -86,7 +86,7 @@ func (in *NewRide) Check() error {
 	var startErr, destErr error
 	in.Start, startErr = checkText("start", "Start", in.Start)
 	in.Destination, destErr = checkText("destination", "Destination", in.Destination)
-	return joinFields(startErr, destErr)
+	return JoinFields(startErr, destErr)
 }
 
 func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, error) {
@@ -115,7 +115,7 @@ func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, 
 	if customerErr == nil && driverErr == nil && customer.Phone == driver.Phone {
 		driverErr = InvalidField("driver_id", "The customer and the driver have the same phone number; a masked number cannot connect a phone to itself.")
 	}
-	if err := joinFields(customerErr, driverErr, textErr); err != nil {
+	if err := JoinFields(customerErr, driverErr, textErr); err != nil {
 		return Ride{}, err
 	}
 	now := s.Now()
