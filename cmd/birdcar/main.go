@@ -235,7 +235,7 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 	}
 
 	if len(cfg.APITokens) == 0 {
-		logger.Info("JSON API is off: set API_TOKENS to enable it")
+		logger.Info("no API_TOKENS: the JSON API takes only tokens an admin makes on the console's API tokens page")
 	}
 	switch {
 	case cfg.UnsignedWebhooks:
