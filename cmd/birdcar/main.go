@@ -155,16 +155,12 @@ func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, 
 		defer ln.Close()
 	}
 
-	pool, stopDB, err := openDatabase(ctx, cfg, logger)
+	pool, stopDB, err := openMigrated(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer stopDB()
-	defer pool.Close()
 
-	if err := migrations.Apply(ctx, pool); err != nil {
-		return fmt.Errorf("migrate the database: %w", err)
-	}
 	if cmd == "seed" {
 		if err := sample.Insert(ctx, pool); err != nil {
 			return err
@@ -453,6 +449,21 @@ func newSender(cfg config, logger *slog.Logger) (ride.Sender, error) {
 
 // openDatabase connects to DATABASE_URL, or to a private cluster it starts
 // when none is set. The returned stop function shuts that cluster down.
+// openMigrated is openDatabase with its schema brought up to date; stop
+// closes the pool, then the private cluster if there is one.
+func openMigrated(ctx context.Context, cfg config, logger *slog.Logger) (*pgxpool.Pool, func(), error) {
+	pool, stopDB, err := openDatabase(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := func() { pool.Close(); stopDB() }
+	if err := migrations.Apply(ctx, pool); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("migrate the database: %w", err)
+	}
+	return pool, stop, nil
+}
+
 func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*pgxpool.Pool, func(), error) {
 	url, stop := cfg.DatabaseURL, func() {}
 	if url == "" {

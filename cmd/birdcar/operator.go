@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"birdcar/sql/admin"
-	"birdcar/sql/migrations"
 	"birdcar/sql/ride"
 	"birdcar/web/obs"
 )
@@ -66,15 +65,11 @@ func operatorCommand(ctx context.Context, args, environ []string, stdin io.Reade
 	}
 
 	logger := slog.New(obs.NewLogHandler(io.Discard, cfg.LogFormat, cfg.LogLevel))
-	pool, stopDB, err := openDatabase(ctx, cfg, logger)
+	pool, stopDB, err := openMigrated(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer stopDB()
-	defer pool.Close()
-	if err := migrations.Apply(ctx, pool); err != nil {
-		return fmt.Errorf("migrate the database: %w", err)
-	}
 	svc := &admin.Service{DB: pool}
 	ctx = ride.WithActor(ctx, ride.Actor{Kind: ride.ActorSystem, Name: "birdcar operator add"})
 	op, err := svc.AddOperator(ctx, admin.NewOperator{Name: *name, Username: *username, Role: r, Password: password})
