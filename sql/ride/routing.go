@@ -51,6 +51,19 @@ type RouteTable struct {
 	live     bool
 	byNumber map[string][]memRoute // proxy number (E.164) → its routes
 	numberOf map[int64]string      // proxy number id → number
+	// cuts are the Cuts no reload has read yet: a reload whose read began
+	// before a Cut (and so before the end committed) applies them again
+	// to what it installs, else it would bring the ended route back.
+	cuts   []routeCut
+	cutSeq uint64 // counts Cuts, so a reload knows which came after its read began
+}
+
+// routeCut is one Cut, numbered.
+type routeCut struct {
+	proxy  string
+	rideID int64
+	until  time.Time
+	seq    uint64
 }
 
 // memRoute is a route as the table keeps it.
@@ -114,11 +127,46 @@ func (t *RouteTable) Cut(proxy string, rideID int64, until time.Time) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for i, r := range t.byNumber[proxy] {
-		if r.rideID == rideID && (r.open || until.Before(r.until)) {
-			t.byNumber[proxy][i].open, t.byNumber[proxy][i].until = false, until
+	t.cutSeq++
+	c := routeCut{proxy: proxy, rideID: rideID, until: until, seq: t.cutSeq}
+	t.cuts = append(t.cuts, c)
+	t.apply(c)
+}
+
+// apply shortens c's ride's routes to c.until. The caller holds mu.
+func (t *RouteTable) apply(c routeCut) {
+	for i, r := range t.byNumber[c.proxy] {
+		if r.rideID == c.rideID && (r.open || c.until.Before(r.until)) {
+			t.byNumber[c.proxy][i].open, t.byNumber[c.proxy][i].until = false, c.until
 		}
 	}
+}
+
+// readBegins is the Cut count as a reload's read begins.
+func (t *RouteTable) readBegins() uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.cutSeq
+}
+
+// reapplyCuts applies the Cuts of number (every number for "") made after
+// a reload's read began, which it may not have seen, and forgets those
+// made before, which it read: a Cut comes after its end committed. The
+// caller holds mu.
+func (t *RouteTable) reapplyCuts(number string, began uint64) {
+	kept := t.cuts[:0]
+	for _, c := range t.cuts {
+		switch {
+		case c.seq > began:
+			if number == "" || c.proxy == number {
+				t.apply(c)
+			}
+			kept = append(kept, c)
+		case number != "" && c.proxy != number:
+			kept = append(kept, c)
+		}
+	}
+	t.cuts = kept
 }
 
 // Run keeps the table up to date until ctx ends: it listens, loads, and
@@ -167,6 +215,7 @@ func (t *RouteTable) Run(ctx context.Context) {
 
 // loadAll replaces the table with the routes valid now or later.
 func (t *RouteTable) loadAll(ctx context.Context, conn *pgx.Conn) error {
+	began := t.readBegins()
 	rows, err := db.New(conn).RoutesOpen(ctx, t.rides.Now())
 	if err != nil {
 		return fmt.Errorf("load routes: %w", err)
@@ -179,11 +228,13 @@ func (t *RouteTable) loadAll(ctx context.Context, conn *pgx.Conn) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.byNumber, t.numberOf = byNumber, numberOf
+	t.reapplyCuts("", began)
 	return nil
 }
 
 // load reads one number's routes again.
 func (t *RouteTable) load(ctx context.Context, conn *pgx.Conn, proxyID int64) error {
+	began := t.readBegins()
 	rows, err := db.New(conn).RoutesOpenOf(ctx, db.RoutesOpenOfParams{ProxyNumberID: proxyID, Now: t.rides.Now()})
 	if err != nil {
 		return fmt.Errorf("load routes of number %d: %w", proxyID, err)
@@ -192,6 +243,12 @@ func (t *RouteTable) load(ctx context.Context, conn *pgx.Conn, proxyID int64) er
 	for i, r := range rows {
 		routes[i] = toMemRoute(db.RoutesOpenRow(r))
 	}
+	return t.install(proxyID, rows, routes, began)
+}
+
+// install puts a number's routes, read from the database since began, in
+// the table.
+func (t *RouteTable) install(proxyID int64, rows []db.RoutesOpenOfRow, routes []memRoute, began uint64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	number, known := t.numberOf[proxyID]
@@ -207,6 +264,7 @@ func (t *RouteTable) load(ctx context.Context, conn *pgx.Conn, proxyID int64) er
 	} else {
 		t.byNumber[number] = routes
 	}
+	t.reapplyCuts(number, began)
 	return nil
 }
 
