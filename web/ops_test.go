@@ -347,13 +347,13 @@ func TestAPI_ChangesAuditedUnderTheTokensName(t *testing.T) {
 	if r := b.apiAs(t, testToken, "POST", "/api/v1/rides/"+itoa(created.ID)+"/end", map[string]any{}, nil); r.StatusCode != 200 {
 		t.Fatalf("end: %d", r.StatusCode)
 	}
-	entries, err := b.Rides.RideAudit(t.Context(), created.ID)
+	entries, _, err := b.Rides.AuditLog(t.Context(), ride.AuditFilter{RideID: created.ID})
 	if err != nil || len(entries) != 2 {
 		t.Fatal(entries, err)
 	}
-	for i, want := range []ride.AuditEntry{
-		{Action: ride.AuditRideCreate, Actor: ride.Actor{Kind: ride.ActorAPI, Name: "acme-backend"}},
+	for i, want := range []ride.AuditEntry{ // newest first
 		{Action: ride.AuditRideEnd, Actor: ride.Actor{Kind: ride.ActorAPI, Name: "API_TOKENS #1"}},
+		{Action: ride.AuditRideCreate, Actor: ride.Actor{Kind: ride.ActorAPI, Name: "acme-backend"}},
 	} {
 		if got := entries[i]; got.Action != want.Action || got.Actor != want.Actor {
 			t.Errorf("entry %d: %s by %+v; want %s by %+v", i, got.Action, got.Actor, want.Action, want.Actor)

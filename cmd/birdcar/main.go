@@ -447,8 +447,6 @@ func newSender(cfg config, logger *slog.Logger) (ride.Sender, error) {
 	})
 }
 
-// openDatabase connects to DATABASE_URL, or to a private cluster it starts
-// when none is set. The returned stop function shuts that cluster down.
 // openMigrated is openDatabase with its schema brought up to date; stop
 // closes the pool, then the private cluster if there is one.
 func openMigrated(ctx context.Context, cfg config, logger *slog.Logger) (*pgxpool.Pool, func(), error) {
@@ -464,6 +462,8 @@ func openMigrated(ctx context.Context, cfg config, logger *slog.Logger) (*pgxpoo
 	return pool, stop, nil
 }
 
+// openDatabase connects to DATABASE_URL, or to a private cluster it starts
+// when none is set. The returned stop function shuts that cluster down.
 func openDatabase(ctx context.Context, cfg config, logger *slog.Logger) (*pgxpool.Pool, func(), error) {
 	url, stop := cfg.DatabaseURL, func() {}
 	if url == "" {

@@ -175,19 +175,6 @@ func (s *Service) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, *C
 	return entries, next, nil
 }
 
-// RideAudit is what was done to a ride, oldest first.
-func (s *Service) RideAudit(ctx context.Context, rideID int64) ([]AuditEntry, error) {
-	rows, err := s.queries().AuditListByRide(ctx, &rideID)
-	if err != nil {
-		return nil, fmt.Errorf("list ride's audit: %w", err)
-	}
-	entries := make([]AuditEntry, len(rows))
-	for i, r := range rows {
-		entries[i] = toAuditEntry(r)
-	}
-	return entries, nil
-}
-
 func toAuditEntry(r db.AuditLog) AuditEntry {
 	e := AuditEntry{
 		ID: r.ID, At: r.At, Actor: Actor{Kind: ActorKind(r.ActorKind), Name: r.ActorName, Login: r.ActorLogin},

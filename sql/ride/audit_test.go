@@ -106,7 +106,7 @@ func TestAudit_SystemByDefaultAndRolledBackWithTheChange(t *testing.T) {
 	c, d, _ := b.People(t, 1)
 	r := b.mustRide(t, c, d)
 	// The ride's creation, with no actor in the context: BirdCar's own.
-	entries, err := b.Rides.RideAudit(t.Context(), r.ID)
+	entries, _, err := b.Rides.AuditLog(t.Context(), ride.AuditFilter{RideID: r.ID})
 	if err != nil || len(entries) != 1 || entries[0].Actor != ride.System || entries[0].Action != ride.AuditRideCreate {
 		t.Fatalf("ride's audit %+v, %v; want its creation by system", entries, err)
 	}

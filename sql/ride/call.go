@@ -211,10 +211,19 @@ func (l *CallLog) run() {
 			// Refused, not for want of a database: one bad row fails a
 			// COPY, so the rows go one by one and only bad ones are lost
 			// (writeCalls logs them), rather than stalling every call after.
-			for _, c := range batch {
-				_ = l.rides.writeCalls(ctx, []callRecord{c})
+			// Should the database go away meanwhile, the rows not yet
+			// written stay queued for the retry below.
+			done := 0
+			for ; done < len(batch); done++ {
+				if err = l.rides.writeCalls(ctx, batch[done:done+1]); err != nil && Unreachable(err) {
+					break
+				}
 			}
-			err = nil
+			if done < len(batch) {
+				l.taken(done)
+			} else {
+				err = nil
+			}
 		}
 		if err == nil && l.isLate() {
 			l.rides.redactLate(ctx, batch)

@@ -127,13 +127,6 @@ func (f *Feed) Subscribe() (*Subscription, error) {
 	return s, nil
 }
 
-// Subscribers is how many subscriptions are open.
-func (f *Feed) Subscribers() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.subs)
-}
-
 // publish hands c to every subscriber, never waiting for one.
 func (f *Feed) publish(c Change) {
 	f.mu.Lock()

@@ -91,9 +91,6 @@ func (in *NewRide) Check() error {
 
 func (s *Service) createRide(ctx context.Context, tx pgx.Tx, in NewRide) (Ride, error) {
 	textErr := in.Check()
-	if textErr != nil && AsError(textErr) == nil {
-		return Ride{}, textErr
-	}
 	q := db.New(tx)
 	var customerErr, driverErr error
 	customer, err := s.person(ctx, q, RoleCustomer, in.CustomerID)
