@@ -39,7 +39,6 @@ func (s *Server) registerOperatorRoutes() {
 	s.app.Get(forbiddenPath, s.handleForbidden)
 }
 
-
 // sessionOf is the signed-in operator of a console request.
 func sessionOf(c *fiber.Ctx) admin.Session {
 	sess, _ := c.Locals(localSession).(admin.Session)
