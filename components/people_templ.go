@@ -731,7 +731,7 @@ func PersonRow(p PersonRowProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if p.Form.Errors["phone"] == "" || p.Form.Errors["name"] != "" {
+			if firstInvalid(p.Form.Errors, "name", "phone") != "phone" {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 52, " autofocus")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -865,7 +865,7 @@ func PersonRow(p PersonRowProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if p.Form.Errors["phone"] != "" && p.Form.Errors["name"] == "" {
+			if firstInvalid(p.Form.Errors, "name", "phone") == "phone" {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 66, " autofocus")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

@@ -142,7 +142,7 @@ func (s *Server) requireLogin(c *fiber.Ctx) error {
 		c.Locals(localUser, sess.Name)
 		c.Locals(localSession, sess)
 		ctx := components.WithCSRF(c.UserContext(), sess.CSRFToken)
-		ctx = components.WithRole(ctx, string(sess.Role))
+		ctx = components.WithRole(ctx, sess.Role)
 		c.SetUserContext(ride.WithActor(ctx, sess.Actor()))
 		return c.Next()
 	}
