@@ -139,7 +139,6 @@ func (s *Server) requireLogin(c *fiber.Ctx) error {
 		return err
 	}
 	if ok {
-		c.Locals(localUser, sess.Name)
 		c.Locals(localSession, sess)
 		ctx := components.WithCSRF(c.UserContext(), sess.CSRFToken)
 		ctx = components.WithRole(ctx, sess.Role)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"birdcar/sql/admin"
 	"birdcar/sql/ride"
 )
 
@@ -96,7 +95,7 @@ func (s *Server) handleStream(c *fiber.Ctx) error {
 	// The stream outlives the request's checks: it looks at the session
 	// again with each heartbeat, and one operator holds a few streams at
 	// most, so no one can take every slot of the feed.
-	sess, _ := c.Locals(localSession).(admin.Session)
+	sess := sessionOf(c)
 	token := strings.Clone(c.Cookies(sessionCookie))
 	if !s.takeStream(sess.OperatorID) {
 		return errTooManyStreams

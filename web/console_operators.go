@@ -285,25 +285,9 @@ func (s *Server) auditFilter(c *fiber.Ctx, ff components.AuditFilter) (ride.Audi
 		}
 		f.RideID = id
 	}
-	zone := s.Rides.Location()
-	for _, d := range []struct {
-		v     string
-		field string
-		into  *ride.AuditFilter
-		until bool
-	}{{ff.From, "from", &f, false}, {ff.To, "to", &f, true}} {
-		if d.v == "" {
-			continue
-		}
-		day, err := parseDay(d.v, zone)
-		if err != nil {
-			return f, ride.InvalidField(d.field, "Dates are written YYYY-MM-DD.")
-		}
-		if d.until {
-			d.into.Until = day.AddDate(0, 0, 1)
-		} else {
-			d.into.Since = day
-		}
+	var bad string
+	if f.Since, f.Until, bad = dayRange(ff.From, ff.To, s.Rides.Location()); bad != "" {
+		return f, ride.InvalidField(bad, "Dates are written YYYY-MM-DD.")
 	}
 	var err error
 	f.Page.After, err = ride.ParseCursor(c.Query("cursor"))

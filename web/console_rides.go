@@ -40,9 +40,6 @@ func (s *Server) registerRideRoutes() {
 	s.app.Post("/rides/:id/extend", s.handleRideExtend)
 }
 
-// dateLayout is how a date input sends its value.
-const dateLayout = "2006-01-02"
-
 // rideFilters reads the list's filters from the URL; a date that does not
 // parse is dropped.
 func rideFilters(c *fiber.Ctx) components.RideFilters {
@@ -54,7 +51,7 @@ func rideFilters(c *fiber.Ctx) components.RideFilters {
 		f.Status = ""
 	}
 	for _, d := range []*string{&f.From, &f.To} {
-		if _, err := time.Parse(dateLayout, *d); err != nil {
+		if _, err := time.Parse(time.DateOnly, *d); err != nil {
 			*d = ""
 		}
 	}
@@ -65,13 +62,7 @@ func rideFilters(c *fiber.Ctx) components.RideFilters {
 // service's time zone, both days included.
 func (s *Server) rideList(c *fiber.Ctx, f components.RideFilters) (components.RideListProps, error) {
 	rf := ride.RideFilter{State: f.Status, Query: f.Q, Limit: ridesPerPage + 1, Offset: (f.Page - 1) * ridesPerPage}
-	if f.From != "" {
-		rf.PickupFrom, _ = time.ParseInLocation(dateLayout, f.From, s.Rides.Location())
-	}
-	if f.To != "" {
-		to, _ := time.ParseInLocation(dateLayout, f.To, s.Rides.Location())
-		rf.PickupTo = to.AddDate(0, 0, 1)
-	}
+	rf.PickupFrom, rf.PickupTo, _ = dayRange(f.From, f.To, s.Rides.Location()) // rideFilters dropped bad dates
 	rides, err := s.Rides.ListRides(c.UserContext(), rf)
 	if err != nil {
 		return components.RideListProps{}, err
@@ -359,4 +350,26 @@ func (s *Server) formatClock(t *time.Time) string {
 		return "the ride ends"
 	}
 	return s.Rides.Format(*t)
+}
+
+// dayRange reads a from–to pair of dates as a date input sends them
+// (YYYY-MM-DD; either may be "") as the times they bound in zone, both
+// days included: since is the start of from, until the start of the day
+// after to. bad names a date that does not parse.
+func dayRange(from, to string, zone *time.Location) (since, until time.Time, bad string) {
+	if from != "" {
+		d, err := time.ParseInLocation(time.DateOnly, from, zone)
+		if err != nil {
+			return since, until, "from"
+		}
+		since = d
+	}
+	if to != "" {
+		d, err := time.ParseInLocation(time.DateOnly, to, zone)
+		if err != nil {
+			return since, until, "to"
+		}
+		until = d.AddDate(0, 0, 1)
+	}
+	return since, until, ""
 }

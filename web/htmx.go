@@ -8,7 +8,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"birdcar/components"
-	"birdcar/sql/admin"
 )
 
 // htmx request and response headers used by the dashboard.
@@ -38,16 +37,11 @@ func renderPage(c *fiber.Ctx, status int, layout components.LayoutProps, body te
 	}))
 }
 
-// localUser is the c.Locals key under which requireLogin leaves the
-// signed-in operator's name.
-const localUser = "user"
-
 // layout is the shell props of a console page. The warning about unsigned
 // webhooks is for the signed-in operators only: the login page and a
 // stranger's error pages would tell anyone where to forge.
 func (s *Server) layout(c *fiber.Ctx, title, active string) components.LayoutProps {
-	user, _ := c.Locals(localUser).(string)
-	sess, _ := c.Locals(localSession).(admin.Session)
-	return components.LayoutProps{Title: title, Active: active, Sandbox: s.Sandbox, User: user, Role: string(sess.Role),
-		UnsignedWebhooks: s.UnsignedWebhooks && user != ""}
+	sess := sessionOf(c)
+	return components.LayoutProps{Title: title, Active: active, Sandbox: s.Sandbox, User: sess.Name, Role: string(sess.Role),
+		UnsignedWebhooks: s.UnsignedWebhooks && sess.Name != ""}
 }

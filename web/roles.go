@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -102,7 +101,7 @@ func (s *Server) renderForbidden(c *fiber.Ctx, sess admin.Session, need admin.Ro
 
 // handleForbidden is the 403 page an htmx request that was refused lands on.
 func (s *Server) handleForbidden(c *fiber.Ctx) error {
-	sess, _ := c.Locals(localSession).(admin.Session)
+	sess := sessionOf(c)
 	need, err := admin.ParseRole(c.Query("need"))
 	if err != nil {
 		need = admin.RoleAdmin
@@ -114,9 +113,4 @@ func (s *Server) handleForbidden(c *fiber.Ctx) error {
 		}
 	}
 	return s.renderForbidden(c, sess, need, what)
-}
-
-// parseDay reads a YYYY-MM-DD date as the start of that day in zone.
-func parseDay(v string, zone *time.Location) (time.Time, error) {
-	return time.ParseInLocation(time.DateOnly, v, zone)
 }
