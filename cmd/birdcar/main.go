@@ -185,6 +185,14 @@ func serve(ctx context.Context, cfg config, role string, ln net.Listener, pool *
 		AutoEndAfter: cfg.AutoEndAfter, PoolLowWatermark: cfg.PoolLowWatermark, Retention: cfg.Retention,
 		Events: cfg.EventsURL != "", OutOfSessionWindow: cfg.OutOfSessionWindow, OutOfSessionReply: cfg.OutOfSessionReply,
 	}
+	// The hot paths' group commit and their announcements to the consoles
+	// outlive the HTTP server and the workers, which write through them:
+	// deferred first, they stop last.
+	hotCtx, stopHot := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHot()
+	rides.Announce, rides.Batch = ride.NewAnnouncer(rides), ride.NewBatcher(rides)
+	go rides.Announce.Run(hotCtx)
+	go rides.Batch.Run(hotCtx)
 	jobsCfg := jobs.Config{
 		Pool: pool, Rides: rides, Logger: logger, MaxAttempts: cfg.SendMaxAttempts, Workers: cfg.RiverWorkers,
 		EventsURL: cfg.EventsURL, EventsSecret: cfg.EventsSecret,

@@ -508,20 +508,24 @@ func (q *Queries) MessageMarkRetrying(ctx context.Context, arg MessageMarkRetryi
 }
 
 const messageMarkSent = `-- name: MessageMarkSent :exec
-UPDATE messages SET provider_id = $2, status = 'sent', attempts = attempts + 1, last_error = NULL, updated_at = now()
-WHERE id = $1 AND provider_id IS NULL
+UPDATE messages SET provider_id = ($1::text[])[array_position($2::bigint[], id)],
+    status = 'sent', attempts = attempts + 1, last_error = NULL, updated_at = now()
+WHERE id = ANY ($2::bigint[]) AND provider_id IS NULL
 `
 
 type MessageMarkSentParams struct {
-	ID         int64
-	ProviderID *string
+	ProviderIds []string
+	Ids         []int64
 }
 
-// Only the first acceptance is kept; a delivery report that came first
-// has set provider_id and a newer status already. The attempts of a send
-// are counted with their outcomes.
+// Messages MessageBird accepted, each with its id (a group commit's: see
+// ride.Batcher). Only the first acceptance is kept; a delivery report that
+// came first has set provider_id and a newer status already. The attempts
+// of a send are counted with their outcomes.
+// Each message is found by its key (a join with the arrays was planned as
+// a scan of every message).
 func (q *Queries) MessageMarkSent(ctx context.Context, arg MessageMarkSentParams) error {
-	_, err := q.db.Exec(ctx, messageMarkSent, arg.ID, arg.ProviderID)
+	_, err := q.db.Exec(ctx, messageMarkSent, arg.ProviderIds, arg.Ids)
 	return err
 }
 

@@ -17,11 +17,15 @@ SELECT * FROM messages WHERE ride_id = $1 ORDER BY created_at, id;
 SELECT * FROM messages WHERE id = $1 AND provider_id IS NULL AND status IN ('queued', 'sending');
 
 -- name: MessageMarkSent :exec
--- Only the first acceptance is kept; a delivery report that came first
--- has set provider_id and a newer status already. The attempts of a send
--- are counted with their outcomes.
-UPDATE messages SET provider_id = $2, status = 'sent', attempts = attempts + 1, last_error = NULL, updated_at = now()
-WHERE id = $1 AND provider_id IS NULL;
+-- Messages MessageBird accepted, each with its id (a group commit's: see
+-- ride.Batcher). Only the first acceptance is kept; a delivery report that
+-- came first has set provider_id and a newer status already. The attempts
+-- of a send are counted with their outcomes.
+-- Each message is found by its key (a join with the arrays was planned as
+-- a scan of every message).
+UPDATE messages SET provider_id = (sqlc.arg(provider_ids)::text[])[array_position(sqlc.arg(ids)::bigint[], id)],
+    status = 'sent', attempts = attempts + 1, last_error = NULL, updated_at = now()
+WHERE id = ANY (sqlc.arg(ids)::bigint[]) AND provider_id IS NULL;
 
 -- name: MessageMarkRetrying :exec
 UPDATE messages SET status = 'queued', attempts = attempts + 1, last_error = $2, failure = sqlc.narg(failure), updated_at = now()

@@ -351,18 +351,20 @@ func (s *Service) writeCalls(ctx context.Context, recs []callRecord) error {
 			events = append(events, river.InsertManyParams{Args: *r.Event})
 		}
 	}
-	var err error
-	if len(events) == 0 {
-		_, err = s.queries().CallCreateMany(ctx, calls) // one COPY: no transaction to pay for
-	} else {
-		err = s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
-			if _, err := q.CallCreateMany(ctx, calls); err != nil {
-				return err
-			}
-			_, err := s.Jobs.InsertManyTx(ctx, tx, events)
+	// One COPY, quiet: the consoles hear of the batch once (migration 014).
+	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		if err := s.quiet(ctx, tx); err != nil {
 			return err
-		})
-	}
+		}
+		if _, err := q.CallCreateMany(ctx, calls); err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		_, err := s.Jobs.InsertManyTx(ctx, tx, events)
+		return err
+	})
 	switch {
 	case Unreachable(err):
 		s.logger().Warn("record calls: the database is away, will try again", "calls", len(calls), "err", err)
@@ -371,6 +373,13 @@ func (s *Service) writeCalls(ctx context.Context, recs []callRecord) error {
 	}
 	if err != nil {
 		return fmt.Errorf("record %d calls: %w", len(calls), err)
+	}
+	for _, c := range calls {
+		var rideID int64 // 0: unmatched
+		if c.RideID != nil {
+			rideID = *c.RideID
+		}
+		s.announce(ChangeCall, rideID)
 	}
 	return nil
 }

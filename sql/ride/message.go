@@ -165,9 +165,7 @@ func (s *Service) ReceiveSMS(ctx context.Context, in InboundSMS) (SMSOutcome, er
 // (the transaction in ReceiveSMS takes six). It inserts nothing when no
 // route takes the text (ok false: ReceiveSMS handles it) and no forward
 // for a repeated delivery. The send job is written as River's own insert
-// writes it (the columns not named keep their defaults), and River's
-// workers are woken the way River's client wakes them, on the channel
-// <schema>.river_insert, when $8 says so.
+// writes it (the columns not named keep their defaults).
 const forwardSMSSQL = `WITH route AS (
     SELECT r.ride_id, r.callee_phone FROM routes r
     WHERE r.proxy_number_id = (SELECT p.id FROM proxy_numbers p WHERE p.number = $2)
@@ -185,28 +183,88 @@ const forwardSMSSQL = `WITH route AS (
     INSERT INTO river_job (args, kind, max_attempts, queue, state)
     SELECT jsonb_build_object('message_id', forward.id), 'send_sms', $7, 'default', 'available' FROM forward
     RETURNING id
-), wake AS (
-    SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}') FROM job WHERE $8::boolean
 )
-SELECT EXISTS (SELECT FROM route), EXISTS (SELECT FROM job), (SELECT count(*) FROM wake)`
+SELECT (SELECT ride_id FROM route), EXISTS (SELECT FROM job)`
 
-// forwardSMS is ReceiveSMS for a text a route takes, in one statement; ok
-// is false when no route took it.
+// wakeWorkersSQL wakes River's workers as River's client does, on the
+// channel <schema>.river_insert. It is sent after the texts' commit, on
+// its own: a transaction that notifies holds PostgreSQL's notification
+// lock through its commit, and one that writes nothing has no WAL to
+// flush, so it holds the lock for a moment (from within the texts'
+// transaction it made every group that woke the workers commit alone).
+const wakeWorkersSQL = `SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}')`
+
+// forwardText is a text for forwardSMSSQL, and what it did: the ride whose
+// route took it (nil: none did), and whether its forward was queued (not
+// when it was delivered before).
+type forwardText struct {
+	in     InboundSMS
+	now    time.Time
+	rideID *int64
+	queued bool
+}
+
+// queueForward adds t's statement to b.
+func (s *Service) queueForward(b *pgx.Batch, t *forwardText) {
+	b.Queue(forwardSMSSQL, t.in.Originator, t.in.Recipient, t.in.Text, t.in.ID, t.now,
+		clip(t.in.Text, forwardLimit), s.SendAttempts).QueryRow(func(r pgx.Row) error {
+		return r.Scan(&t.rideID, &t.queued)
+	})
+}
+
+// forwardSMS is ReceiveSMS for a text a route takes, in one statement
+// (grouped with others by s.Batch); ok is false when no route took it.
 func (s *Service) forwardSMS(ctx context.Context, in InboundSMS, now time.Time) (outcome SMSOutcome, ok bool, err error) {
-	var routed, queued bool
-	var woken int
-	wake := workerWake.due()
-	err = s.DB.QueryRow(ctx, forwardSMSSQL, in.Originator, in.Recipient, in.Text, in.ID, now,
-		clip(in.Text, forwardLimit), s.SendAttempts, wake).Scan(&routed, &queued, &woken)
+	t := forwardText{in: in, now: now}
+	if s.Batch != nil {
+		t, err = s.Batch.forwards.do(ctx, t)
+	} else {
+		var done []forwardText
+		done, err = s.commitForwards(ctx, []forwardText{t})
+		if err == nil {
+			t = done[0]
+		}
+	}
 	switch {
 	case err != nil:
 		return "", false, fmt.Errorf("record inbound SMS: %w", err)
-	case !routed:
+	case t.rideID == nil:
 		return "", false, nil
-	case !queued:
+	case !t.queued:
 		return SMSDuplicate, true, nil
 	}
 	return SMSForwarded, true, nil
+}
+
+// commitForwards records texts and queues their forwards, all in one
+// implicit transaction (one round trip), quiet when the consoles are
+// told by s.Announce.
+func (s *Service) commitForwards(ctx context.Context, texts []forwardText) ([]forwardText, error) {
+	b := &pgx.Batch{}
+	if s.Announce != nil {
+		b.Queue(quietSQL)
+	}
+	for i := range texts {
+		s.queueForward(b, &texts[i])
+	}
+	if err := s.DB.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	queued := false
+	for _, t := range texts {
+		if t.queued {
+			queued = true
+			s.announce(ChangeMessage, *t.rideID)
+		}
+	}
+	if queued && workerWake.due() {
+		// The texts are committed: a failed wake-up costs a forward its
+		// workers' next poll, not the text.
+		if _, err := s.DB.Exec(ctx, wakeWorkersSQL); err != nil {
+			s.logger().Warn("could not wake the send workers: they find the forwards at their next poll", "err", err)
+		}
+	}
+	return texts, nil
 }
 
 // wakeLimiter spaces the wake-ups of River's workers out as River's client

@@ -149,25 +149,19 @@ func (s *Service) Deliver(ctx context.Context, sender Sender, id int64, attempt,
 	return outcome, err
 }
 
-// markSent records MessageBird's id for a message it has accepted, and
-// for a forward the message.forwarded event. Until that is stored a retry
-// would send the message again, so a database that is briefly away (a
-// restart, a fail-over) is waited for, up to the caller's deadline.
+// markSent records MessageBird's id for a message it has accepted (in a
+// group with others accepted at the same moment, by s.Batch), and for a
+// forward the message.forwarded event. Until that is stored a retry would
+// send the message again, so a database that is briefly away (a restart,
+// a fail-over) is waited for, up to the caller's deadline.
 func (s *Service) markSent(ctx context.Context, msg db.Message, providerID string) error {
-	mark := func(q *db.Queries) error {
-		return q.MessageMarkSent(ctx, db.MessageMarkSentParams{ID: msg.ID, ProviderID: &providerID})
-	}
+	sent := acceptedSend{msg: msg, providerID: providerID}
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		var err error
-		if s.Events && MessageKind(msg.Kind) == KindForward {
-			err = s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
-				if err := mark(q); err != nil {
-					return err
-				}
-				return s.emit(ctx, tx, EventMessageForwarded, messageEvent{MessageID: msg.ID, RideID: msg.RideID, Kind: msg.Kind})
-			})
+		if s.Batch != nil {
+			_, err = s.Batch.sent.do(ctx, sent)
 		} else {
-			err = mark(s.queries()) // one statement: no transaction to pay for on the send path
+			_, err = s.commitSent(ctx, []acceptedSend{sent})
 		}
 		if err == nil {
 			return nil
@@ -178,6 +172,46 @@ func (s *Service) markSent(ctx context.Context, msg db.Message, providerID strin
 		case <-time.After(wait):
 		}
 	}
+}
+
+// acceptedSend is a message MessageBird accepted, with its id there.
+type acceptedSend struct {
+	msg        db.Message
+	providerID string
+}
+
+// commitSent records sends MessageBird accepted, in one quiet transaction.
+func (s *Service) commitSent(ctx context.Context, sent []acceptedSend) ([]struct{}, error) {
+	params := db.MessageMarkSentParams{Ids: make([]int64, len(sent)), ProviderIds: make([]string, len(sent))}
+	for i, a := range sent {
+		params.Ids[i], params.ProviderIds[i] = a.msg.ID, a.providerID
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		if err := s.quiet(ctx, tx); err != nil {
+			return err
+		}
+		if err := q.MessageMarkSent(ctx, params); err != nil {
+			return err
+		}
+		for _, a := range sent {
+			if s.Events && MessageKind(a.msg.Kind) == KindForward {
+				ev := messageEvent{MessageID: a.msg.ID, RideID: a.msg.RideID, Kind: a.msg.Kind}
+				if err := s.emit(ctx, tx, EventMessageForwarded, ev); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range sent {
+		if a.msg.RideID != nil {
+			s.announce(ChangeMessage, *a.msg.RideID)
+		}
+	}
+	return make([]struct{}, len(sent)), nil
 }
 
 // markFailed gives up on a message: reason for operators, failure (a

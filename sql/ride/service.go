@@ -23,6 +23,7 @@ import (
 type DB interface {
 	db.DBTX
 	Begin(ctx context.Context) (pgx.Tx, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // Jobs is the River client as the rules use it: a change enqueues the
@@ -47,7 +48,14 @@ type Service struct {
 	// Routes answers calls from memory (web processes); nil asks the
 	// database each time.
 	Routes *RouteTable
-	Logger *slog.Logger
+	// Batch commits the hot paths' writes (texts forwarded, sends
+	// accepted) in groups; nil commits each alone.
+	Batch *Batcher
+	// Announce tells the consoles of the hot paths' changes, whose
+	// transactions stay quiet (migration 014); nil leaves them to notify
+	// from their own transactions.
+	Announce *Announcer
+	Logger   *slog.Logger
 	// DefaultCountry (ISO code) reads national numbers and breaks ties in
 	// number assignment.
 	DefaultCountry string

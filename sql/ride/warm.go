@@ -17,9 +17,9 @@ import (
 func (s *Service) WarmUp(ctx context.Context, conn *pgx.Conn) error {
 	// Erased people's phones are +999 and their id, never a zero.
 	const nobody = "+9990000000"
-	var routed, queued bool
-	var woken int
-	err := conn.QueryRow(ctx, forwardSMSSQL, nobody, nobody, "", "", s.Now(), "", 1, false).Scan(&routed, &queued, &woken)
+	b := &pgx.Batch{}
+	s.queueForward(b, &forwardText{in: InboundSMS{Originator: nobody, Recipient: nobody}, now: s.Now()})
+	err := conn.SendBatch(ctx, b).Close()
 	q := db.New(conn)
 	if err == nil {
 		_, err = q.RouteFind(ctx, db.RouteFindParams{ProxyNumber: nobody, CallerPhone: nobody, Now: s.Now()})
@@ -28,7 +28,7 @@ func (s *Service) WarmUp(ctx context.Context, conn *pgx.Conn) error {
 		_, err = q.MessageToSend(ctx, 0)
 	}
 	if err == nil || errors.Is(err, pgx.ErrNoRows) {
-		err = q.MessageMarkSent(ctx, db.MessageMarkSentParams{ID: 0, ProviderID: new("")})
+		err = q.MessageMarkSent(ctx, db.MessageMarkSentParams{Ids: []int64{0}, ProviderIds: []string{""}})
 	}
 	if err == nil {
 		err = q.MessageMarkRetrying(ctx, db.MessageMarkRetryingParams{ID: 0, LastError: new("")})

@@ -1,0 +1,25 @@
+package ride
+
+import "context"
+
+// Batcher is the group commit (see group) of the hot paths: the texts a
+// route takes, recorded and queued for forwarding, and the sends
+// MessageBird accepted. One per process, on the Service as Batch.
+type Batcher struct {
+	forwards *group[forwardText, forwardText]
+	sent     *group[acceptedSend, struct{}]
+}
+
+// NewBatcher makes the Batcher of s; Run commits its groups.
+func NewBatcher(s *Service) *Batcher {
+	return &Batcher{forwards: newGroup(s.commitForwards), sent: newGroup(s.commitSent)}
+}
+
+// Run commits groups until ctx ends. Writes waiting when it ends are not
+// made (their callers' contexts end them): end ctx once nothing writes,
+// after the HTTP server and the workers have stopped.
+func (b *Batcher) Run(ctx context.Context) {
+	b.forwards.run(ctx)
+	b.sent.run(ctx)
+	<-ctx.Done()
+}
