@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -257,32 +257,54 @@ func (s *Service) commitForwards(ctx context.Context, texts []forwardText) ([]fo
 			s.announce(ChangeMessage, *t.rideID)
 		}
 	}
-	if queued && workerWake.due() {
-		// The texts are committed: a failed wake-up costs a forward its
-		// workers' next poll, not the text.
-		if _, err := s.DB.Exec(ctx, wakeWorkersSQL); err != nil {
-			s.logger().Warn("could not wake the send workers: they find the forwards at their next poll", "err", err)
-		}
+	if queued {
+		workerWake.wake(s.wakeWorkers)
 	}
 	return texts, nil
 }
 
+// wakeWorkers wakes River's workers for the jobs committed so far. The
+// jobs are committed: a failed wake-up costs them the workers' next poll.
+func (s *Service) wakeWorkers() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.DB.Exec(ctx, wakeWorkersSQL); err != nil {
+		s.logger().Warn("could not wake the send workers: they find the forwards at their next poll", "err", err)
+	}
+}
+
 // wakeLimiter spaces the wake-ups of River's workers out as River's client
-// does (once per its FetchCooldown, 5 ms in jobs): each notifying
-// transaction takes PostgreSQL's notification lock as it commits, and a
-// worker woken 5 ms ago is still fetching.
-type wakeLimiter struct{ last atomic.Int64 }
+// does (once per its FetchCooldown, 5 ms in jobs): a worker woken less
+// than that ago is still fetching. Jobs committed meanwhile get one
+// wake-up, wakeEvery after the last, rather than wait for the workers'
+// next poll (50 ms, most of the forward latency's tail when they did).
+type wakeLimiter struct {
+	mu        sync.Mutex
+	last      time.Time
+	scheduled bool
+}
 
 // workerWake is the process's: Services copied for a transaction share it.
 var workerWake wakeLimiter
 
 const wakeEvery = 5 * time.Millisecond
 
-// due reports whether this insert should wake the workers, and if so
-// counts it as done.
-func (w *wakeLimiter) due() bool {
-	now, last := time.Now().UnixNano(), w.last.Load()
-	return now-last >= int64(wakeEvery) && w.last.CompareAndSwap(last, now)
+// wake calls send for jobs just committed: at once when the last wake-up
+// is wakeEvery old, else wakeEvery after it, once for all jobs committed
+// until then.
+func (w *wakeLimiter) wake(send func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.scheduled {
+		return // the coming wake-up is sent after these jobs' commit too
+	}
+	w.scheduled = true
+	time.AfterFunc(max(wakeEvery-time.Since(w.last), 0), func() {
+		w.mu.Lock()
+		w.scheduled, w.last = false, time.Now()
+		w.mu.Unlock()
+		send()
+	})
 }
 
 // outOfSession handles a text no route took: a past party of a ride on
