@@ -53,7 +53,7 @@ type Server struct {
 	// /readyz; nil (a web-only process) leaves the check out.
 	WorkersRunning func() bool
 	// WebhookConcurrency caps the webhooks handled at once; more wait
-	// briefly, then get a 503 (MessageBird retries). 0 means 64.
+	// briefly, then get a 503 (MessageBird retries). 0 means 256.
 	WebhookConcurrency int
 	// TrustedProxies are the addresses (IPs or CIDRs) of the proxies whose
 	// X-Forwarded-For names the client; none: the peer is the client.

@@ -102,7 +102,7 @@ func loadConfig(environ []string, dotenvPath string) (config, error) {
 	if cfg.RiverWorkers, err = intVar("RIVER_WORKERS", get("RIVER_WORKERS", "50"), 1, 10_000, "a whole number from 1 to 10000"); err != nil {
 		return config{}, err
 	}
-	if cfg.WebhookConcurrency, err = intVar("WEBHOOK_CONCURRENCY", get("WEBHOOK_CONCURRENCY", "64"), 1, 100_000, "a whole number from 1 to 100000"); err != nil {
+	if cfg.WebhookConcurrency, err = intVar("WEBHOOK_CONCURRENCY", get("WEBHOOK_CONCURRENCY", "256"), 1, 100_000, "a whole number from 1 to 100000"); err != nil {
 		return config{}, err
 	}
 	cfg.LogFormat = strings.ToLower(get("LOG_FORMAT", ""))
