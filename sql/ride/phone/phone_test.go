@@ -70,7 +70,7 @@ func FuzzNormalize(f *testing.F) {
 			}
 			return
 		}
-		if !e164.MatchString(got) {
+		if !domainE164.MatchString(got) {
 			t.Fatalf("Normalize(%q) = %q, not E.164", raw, got)
 		}
 		again, err := Normalize(got, region)
@@ -231,6 +231,24 @@ func TestNationalPattern(t *testing.T) {
 	} {
 		if got := re.MatchString(number); got != want {
 			t.Errorf("%s matched %v, want %v", number, got, want)
+		}
+	}
+}
+
+// domainE164 is the database's e164 domain (migration 001).
+var domainE164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// isE164 accepts exactly what the database's e164 domain does.
+func TestIsE164_MatchesTheDomain(t *testing.T) {
+	domain := domainE164
+	cases := []string{"", "+", "+1", "+123456", "+1234567", "+123456789012345", "+1234567890123456",
+		"+0123456789", "31612345678", "+31 612345678", "+3161234567a", "++31612345678", "+٣١٦١٢٣٤٥٦٧٨", "+31612345678\n"}
+	for d := range 17 {
+		cases = append(cases, "+9"+strings.Repeat("0", d))
+	}
+	for _, s := range cases {
+		if got, want := isE164(s), domain.MatchString(s); got != want {
+			t.Errorf("isE164(%q) = %v, the domain says %v", s, got, want)
 		}
 	}
 }
