@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-const messageApplyReport = `-- name: MessageApplyReport :execrows
+const messageApplyReport = `-- name: MessageApplyReport :one
 UPDATE messages SET
     status = CASE $1::text
         WHEN 'delivered' THEN 'delivered'
@@ -22,6 +22,7 @@ UPDATE messages SET
     updated_at = now()
 WHERE id = $5 AND direction = 'outbound'
   AND (reported_at IS NULL OR reported_at <= $4::timestamptz)
+RETURNING ride_id
 `
 
 type MessageApplyReportParams struct {
@@ -33,20 +34,19 @@ type MessageApplyReportParams struct {
 }
 
 // A delivery report moves an outbound message on, unless a newer one
-// already did. It also records MessageBird's id, should the report beat the
-// worker's own record of the acceptance.
-func (q *Queries) MessageApplyReport(ctx context.Context, arg MessageApplyReportParams) (int64, error) {
-	result, err := q.db.Exec(ctx, messageApplyReport,
+// already did (no row then). It also records MessageBird's id, should the
+// report beat the worker's own record of the acceptance.
+func (q *Queries) MessageApplyReport(ctx context.Context, arg MessageApplyReportParams) (*int64, error) {
+	row := q.db.QueryRow(ctx, messageApplyReport,
 		arg.ReportStatus,
 		arg.Reason,
 		arg.ProviderID,
 		arg.ReportedAt,
 		arg.ID,
 	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+	var ride_id *int64
+	err := row.Scan(&ride_id)
+	return ride_id, err
 }
 
 const messageCountByStatus = `-- name: MessageCountByStatus :many

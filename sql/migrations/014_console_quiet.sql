@@ -3,7 +3,7 @@
 -- commit one at a time, each waiting for its own WAL flush: with a notice
 -- from every text, send and call, the SMS path lost a quarter of its
 -- throughput (issue 15). The hot paths (a text's forward, a send's
--- acceptance, the call log) set birdcar.console to 'quiet' in their
+-- acceptance, a delivery report, the call log) set birdcar.console to 'quiet' in their
 -- transaction and tell the consoles themselves, once for many changes,
 -- through ride.Announcer; every other change still notifies from its own
 -- transaction.

@@ -43,10 +43,10 @@ VALUES (sqlc.narg(ride_id), 'inbound', 'inbound', $1, $2, $3, $4, $5, $6)
 ON CONFLICT (received_id) DO NOTHING
 RETURNING id;
 
--- name: MessageApplyReport :execrows
+-- name: MessageApplyReport :one
 -- A delivery report moves an outbound message on, unless a newer one
--- already did. It also records MessageBird's id, should the report beat the
--- worker's own record of the acceptance.
+-- already did (no row then). It also records MessageBird's id, should the
+-- report beat the worker's own record of the acceptance.
 UPDATE messages SET
     status = CASE @report_status::text
         WHEN 'delivered' THEN 'delivered'
@@ -57,7 +57,8 @@ UPDATE messages SET
     reported_at = @reported_at::timestamptz,
     updated_at = now()
 WHERE id = @id AND direction = 'outbound'
-  AND (reported_at IS NULL OR reported_at <= @reported_at::timestamptz);
+  AND (reported_at IS NULL OR reported_at <= @reported_at::timestamptz)
+RETURNING ride_id;
 
 -- name: MessageListUnmatchedFrom :many
 -- Texts to a number from either phone that no route matched, in a window.

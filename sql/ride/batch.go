@@ -3,16 +3,18 @@ package ride
 import "context"
 
 // Batcher is the group commit (see group) of the hot paths: the texts a
-// route takes, recorded and queued for forwarding, and the sends
-// MessageBird accepted. One per process, on the Service as Batch.
+// route takes, recorded and queued for forwarding, the sends MessageBird
+// accepted, and its delivery reports. One per process, on the Service as
+// Batch.
 type Batcher struct {
 	forwards *group[forwardText, forwardText]
 	sent     *group[acceptedSend, struct{}]
+	reports  *group[Report, bool]
 }
 
 // NewBatcher makes the Batcher of s; Run commits its groups.
 func NewBatcher(s *Service) *Batcher {
-	return &Batcher{forwards: newGroup(s.commitForwards), sent: newGroup(s.commitSent)}
+	return &Batcher{forwards: newGroup(s.commitForwards), sent: newGroup(s.commitSent), reports: newGroup(s.commitReports)}
 }
 
 // Run commits groups until ctx ends. Writes waiting when it ends are not
@@ -21,5 +23,6 @@ func NewBatcher(s *Service) *Batcher {
 func (b *Batcher) Run(ctx context.Context) {
 	b.forwards.run(ctx)
 	b.sent.run(ctx)
+	b.reports.run(ctx)
 	<-ctx.Done()
 }

@@ -15,7 +15,7 @@ import (
 
 // Texts arriving together are committed in groups and each is forwarded
 // exactly once, however often it is delivered; a text the database refuses
-// fails alone; the consoles hear of them from the announcer (the texts'
+// fails alone; delivery reports are applied in groups too; the consoles hear of them from the announcer (the texts'
 // own transactions notify no one: the test below).
 func TestBatcher_TextsForwardedOnceAndAnnounced(t *testing.T) {
 	t.Parallel()
@@ -79,6 +79,49 @@ func TestBatcher_TextsForwardedOnceAndAnnounced(t *testing.T) {
 	}
 	if jobs := dbtest.Rows(t, pool, "river_job") - before; forwards != n || jobs != n {
 		t.Errorf("%d forwards and %d send jobs, want %d of each", forwards, jobs, n)
+	}
+
+	// Delivery reports arriving together are applied in groups, each once.
+	rows, err := pool.Query(t.Context(), `SELECT id FROM messages WHERE kind = 'forward' AND ride_id = $1`, f.ride.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := f.Clock.Now()
+	report := func(status ride.ReportStatus, at time.Time) (applied int) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, id := range ids {
+			wg.Go(func() {
+				ok, err := f.Rides.ApplyReport(t.Context(), ride.Report{MessageID: id, Status: status, At: at})
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if ok {
+					applied++
+				}
+			})
+		}
+		wg.Wait()
+		return applied
+	}
+	if got := report(ride.ReportDelivered, at); got != n {
+		t.Errorf("%d delivery reports at once: %d applied", n, got)
+	}
+	if got := report(ride.ReportSent, at.Add(-time.Minute)); got != 0 {
+		t.Errorf("%d older reports: %d applied, want none", n, got)
+	}
+	var delivered int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM messages WHERE kind = 'forward' AND ride_id = $1 AND status = 'delivered'`, f.ride.ID).Scan(&delivered); err != nil {
+		t.Fatal(err)
+	}
+	if delivered != n {
+		t.Errorf("%d forwards delivered, want %d", delivered, n)
 	}
 
 	// The feed hears of them from the announcer.

@@ -408,13 +408,53 @@ func (s *Service) ApplyReport(ctx context.Context, r Report) (bool, error) {
 	if latest := now.Add(reportClockSkew); r.At.After(latest) {
 		r.At = latest
 	}
-	n, err := s.queries().MessageApplyReport(ctx, db.MessageApplyReportParams{
-		ID: r.MessageID, ReportStatus: string(r.Status), Reason: r.Reason, ProviderID: r.ProviderID, ReportedAt: r.At,
-	})
+	var applied bool
+	var err error
+	if s.Batch != nil {
+		applied, err = s.Batch.reports.do(ctx, r)
+	} else {
+		var done []bool
+		if done, err = s.commitReports(ctx, []Report{r}); err == nil {
+			applied = done[0]
+		}
+	}
 	if err != nil {
 		return false, fmt.Errorf("apply delivery report: %w", err)
 	}
-	return n > 0, nil
+	return applied, nil
+}
+
+// commitReports applies delivery reports in one quiet transaction, and
+// reports which changed their message.
+func (s *Service) commitReports(ctx context.Context, reports []Report) ([]bool, error) {
+	applied := make([]bool, len(reports))
+	var rides []int64
+	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
+		if err := s.quiet(ctx, tx); err != nil {
+			return err
+		}
+		for i, r := range reports {
+			rideID, err := q.MessageApplyReport(ctx, db.MessageApplyReportParams{
+				ID: r.MessageID, ReportStatus: string(r.Status), Reason: r.Reason, ProviderID: r.ProviderID, ReportedAt: r.At,
+			})
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				continue
+			case err != nil:
+				return err
+			}
+			applied[i] = true
+			if rideID != nil {
+				rides = append(rides, *rideID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.announce(ChangeMessage, rides...)
+	return applied, nil
 }
 
 // ForwardOf returns the forward written for an inbound MessageBird

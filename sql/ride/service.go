@@ -49,7 +49,7 @@ type Service struct {
 	// database each time.
 	Routes *RouteTable
 	// Batch commits the hot paths' writes (texts forwarded, sends
-	// accepted) in groups; nil commits each alone.
+	// accepted, delivery reports) in groups; nil commits each alone.
 	Batch *Batcher
 	// Announce tells the consoles of the hot paths' changes, whose
 	// transactions stay quiet (migration 014); nil leaves them to notify
