@@ -274,7 +274,7 @@ func (s *Service) wakeWorkers() {
 }
 
 // wakeLimiter spaces the wake-ups of River's workers out as River's client
-// does (once per its FetchCooldown, 5 ms in jobs): a worker woken less
+// does (once per its FetchCooldown, 2 ms in jobs): a worker woken less
 // than that ago is still fetching. Jobs committed meanwhile get one
 // wake-up, wakeEvery after the last, rather than wait for the workers'
 // next poll (50 ms, most of the forward latency's tail when they did).
@@ -287,7 +287,7 @@ type wakeLimiter struct {
 // workerWake is the process's: Services copied for a transaction share it.
 var workerWake wakeLimiter
 
-const wakeEvery = 5 * time.Millisecond
+const wakeEvery = 2 * time.Millisecond
 
 // wake calls send for jobs just committed: at once when the last wake-up
 // is wakeEvery old, else wakeEvery after it, once for all jobs committed
