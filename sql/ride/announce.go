@@ -88,7 +88,10 @@ func (a *Announcer) flush(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err := a.rides.DB.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) p`, consoleChannel, payloads)
+	// Its commit need not wait for the WAL flush (nothing it says is
+	// lost with it), so the notification lock is held for a moment.
+	_, err := a.rides.DB.Exec(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, p)
+		FROM unnest($2::text[]) p`, consoleChannel, payloads)
 	if err != nil && ctx.Err() == nil {
 		// Feeds read everything again when the database is back.
 		a.rides.logger().Warn("console announcements lost", "changes", len(payloads), "err", err)
@@ -117,7 +120,16 @@ func (s *Service) quiet(ctx context.Context, tx pgx.Tx) error {
 // quietSQL makes its transaction quiet (migration 014).
 const quietSQL = `SELECT set_config('birdcar.console', 'quiet', true)`
 
-// announce tells the consoles of changes a quiet transaction committed.
+// orZero is a ride id, 0 (unmatched) for none.
+func orZero(rideID *int64) int64 {
+	if rideID == nil {
+		return 0
+	}
+	return *rideID
+}
+
+// announce tells the consoles of changes a quiet transaction committed
+// (ride id 0: unmatched).
 func (s *Service) announce(kind string, rideIDs ...int64) {
 	if s.Announce == nil {
 		return

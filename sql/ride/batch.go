@@ -1,6 +1,9 @@
 package ride
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // Batcher is the group commit (see group) of the hot paths: the texts a
 // route takes, recorded and queued for forwarding, the sends MessageBird
@@ -17,12 +20,14 @@ func NewBatcher(s *Service) *Batcher {
 	return &Batcher{forwards: newGroup(s.commitForwards), sent: newGroup(s.commitSent), reports: newGroup(s.commitReports)}
 }
 
-// Run commits groups until ctx ends. Writes waiting when it ends are not
-// made (their callers' contexts end them): end ctx once nothing writes,
-// after the HTTP server and the workers have stopped.
+// Run commits groups until ctx ends, and returns once the commits in
+// flight are done. Writes waiting when it ends are not made (their
+// callers' contexts end them): end ctx once nothing writes, after the
+// HTTP server and the workers have stopped.
 func (b *Batcher) Run(ctx context.Context) {
-	b.forwards.run(ctx)
-	b.sent.run(ctx)
-	b.reports.run(ctx)
-	<-ctx.Done()
+	var wg sync.WaitGroup
+	wg.Go(func() { b.forwards.run(ctx) })
+	wg.Go(func() { b.sent.run(ctx) })
+	wg.Go(func() { b.reports.run(ctx) })
+	wg.Wait()
 }

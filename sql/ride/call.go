@@ -375,11 +375,7 @@ func (s *Service) writeCalls(ctx context.Context, recs []callRecord) error {
 		return fmt.Errorf("record %d calls: %w", len(calls), err)
 	}
 	for _, c := range calls {
-		var rideID int64 // 0: unmatched
-		if c.RideID != nil {
-			rideID = *c.RideID
-		}
-		s.announce(ChangeCall, rideID)
+		s.announce(ChangeCall, orZero(c.RideID))
 	}
 	return nil
 }

@@ -1,8 +1,16 @@
 package ride
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"time"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // group commits writes of one kind that arrive together in one
@@ -21,6 +29,7 @@ type group[T, R any] struct {
 }
 
 type groupWrite[T, R any] struct {
+	ctx  context.Context // the caller's: once it ends, no one waits for the write
 	item T
 	done chan groupResult[R]
 }
@@ -43,7 +52,7 @@ func newGroup[T, R any](commit func(ctx context.Context, items []T) ([]R, error)
 // do writes item with whatever else arrives meanwhile, and returns once
 // that is committed (or ctx ends: the write may still be committed).
 func (g *group[T, R]) do(ctx context.Context, item T) (R, error) {
-	w := &groupWrite[T, R]{item: item, done: make(chan groupResult[R], 1)}
+	w := &groupWrite[T, R]{ctx: ctx, item: item, done: make(chan groupResult[R], 1)}
 	var zero R
 	select {
 	case g.queue <- w:
@@ -58,11 +67,14 @@ func (g *group[T, R]) do(ctx context.Context, item T) (R, error) {
 	}
 }
 
-// run commits groups until ctx ends, from groupCommitters goroutines.
+// run commits groups from groupCommitters goroutines until ctx ends, and
+// returns once they have stopped.
 func (g *group[T, R]) run(ctx context.Context) {
+	var wg sync.WaitGroup
 	for range groupCommitters {
-		go g.committer(ctx)
+		wg.Go(func() { g.committer(ctx) })
 	}
+	wg.Wait()
 }
 
 func (g *group[T, R]) committer(ctx context.Context) {
@@ -84,22 +96,30 @@ func (g *group[T, R]) committer(ctx context.Context) {
 				break gather
 			}
 		}
-		g.write(ctx, writes)
+		// One deadline for the group and its retries: a slow database
+		// holds a committer for groupTimeout at most, not once per write.
+		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout)
+		g.write(gctx, writes)
+		cancel()
 	}
 }
 
-// write commits writes together, or when that fails each alone, and
-// answers each.
+// write commits writes together, or when the database refused them (not
+// when it could not be reached, or time ran out) each alone, and answers
+// each. A write whose caller has gone is not tried alone: its caller
+// answered with an error, and MessageBird or River tries it again.
 func (g *group[T, R]) write(ctx context.Context, writes []*groupWrite[T, R]) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), groupTimeout)
-	defer cancel()
 	items := make([]T, len(writes))
 	for i, w := range writes {
 		items[i] = w.item
 	}
-	vals, err := g.commit(ctx, items)
-	if err != nil && len(writes) > 1 && !Unreachable(err) {
+	vals, err := g.commitSafely(ctx, items)
+	if err != nil && len(writes) > 1 && !Unreachable(err) && !timedOut(err) && ctx.Err() == nil {
 		for _, w := range writes {
+			if w.ctx.Err() != nil {
+				w.done <- groupResult[R]{err: w.ctx.Err()}
+				continue
+			}
 			g.write(ctx, []*groupWrite[T, R]{w})
 		}
 		return
@@ -111,4 +131,35 @@ func (g *group[T, R]) write(ctx context.Context, writes []*groupWrite[T, R]) {
 		}
 		w.done <- r
 	}
+}
+
+// commitSafely is commit, a panic in it an error: the committer serves
+// every caller of the path.
+func (g *group[T, R]) commitSafely(ctx context.Context, items []T) (vals []R, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("group commit panicked: %v", p)
+		}
+	}()
+	return g.commit(ctx, items)
+}
+
+// sortedBy returns the indexes of items in the order of their keys: the
+// order a group's commit takes its rows in, so that two groups wanting
+// the same rows wait for each other instead of deadlocking.
+func sortedBy[T any, K cmp.Ordered](items []T, key func(T) K) []int {
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(key(items[a]), key(items[b])) })
+	return order
+}
+
+// timedOut reports whether err is a deadline or a statement timeout: a
+// write alone would meet it again.
+func timedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &pgErr) && (pgErr.Code == pgerrcode.QueryCanceled || pgErr.Code == pgerrcode.LockNotAvailable))
 }

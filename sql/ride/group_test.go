@@ -6,11 +6,14 @@ import (
 	"io"
 	"slices"
 	"testing"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // A group the database refuses is committed again one write at a time:
-// only the refused write fails. A group that cannot reach the database
-// fails whole, at once.
+// only the refused write fails. A group that cannot reach the database,
+// or ran out of time, fails whole, at once.
 func TestGroup_RefusedWriteFailsAlone(t *testing.T) {
 	var commits [][]string
 	g := newGroup(func(_ context.Context, items []string) ([]string, error) {
@@ -18,6 +21,8 @@ func TestGroup_RefusedWriteFailsAlone(t *testing.T) {
 		switch {
 		case slices.Contains(items, "away"):
 			return nil, io.ErrUnexpectedEOF // Unreachable
+		case slices.Contains(items, "slow"):
+			return nil, &pgconn.PgError{Code: pgerrcode.QueryCanceled} // statement_timeout
 		case slices.Contains(items, "bad"):
 			return nil, errors.New("refused")
 		}
@@ -30,7 +35,7 @@ func TestGroup_RefusedWriteFailsAlone(t *testing.T) {
 	write := func(items ...string) []groupResult[string] {
 		writes := make([]*groupWrite[string, string], len(items))
 		for i, s := range items {
-			writes[i] = &groupWrite[string, string]{item: s, done: make(chan groupResult[string], 1)}
+			writes[i] = &groupWrite[string, string]{ctx: t.Context(), item: s, done: make(chan groupResult[string], 1)}
 		}
 		g.write(t.Context(), writes)
 		out := make([]groupResult[string], len(writes))
@@ -61,5 +66,22 @@ func TestGroup_RefusedWriteFailsAlone(t *testing.T) {
 	}
 	if len(commits) != 1 {
 		t.Errorf("an unreachable database was tried %d times, want once", len(commits))
+	}
+	commits = nil
+	if got = write("a", "slow", "b"); got[0].err == nil || len(commits) != 1 {
+		t.Errorf("a group that timed out: %+v in %d commits, want failed in one", got, len(commits))
+	}
+
+	// A write whose caller has gone is not tried alone.
+	commits = nil
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	writes := []*groupWrite[string, string]{
+		{ctx: gone, item: "a", done: make(chan groupResult[string], 1)},
+		{ctx: t.Context(), item: "bad", done: make(chan groupResult[string], 1)},
+	}
+	g.write(t.Context(), writes)
+	if r := <-writes[0].done; r.err == nil || len(commits) != 2 {
+		t.Errorf("a gone caller's write: %+v after commits %v, want an error and no commit of its own", r, commits)
 	}
 }

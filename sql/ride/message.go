@@ -189,10 +189,12 @@ SELECT (SELECT ride_id FROM route), EXISTS (SELECT FROM job)`
 // wakeWorkersSQL wakes River's workers as River's client does, on the
 // channel <schema>.river_insert. It is sent after the texts' commit, on
 // its own: a transaction that notifies holds PostgreSQL's notification
-// lock through its commit, and one that writes nothing has no WAL to
-// flush, so it holds the lock for a moment (from within the texts'
-// transaction it made every group that woke the workers commit alone).
-const wakeWorkersSQL = `SELECT pg_notify(current_schema() || '.river_insert', '{"queue": "default"}')`
+// lock through its commit (from within the texts' transaction it made
+// every group that woke the workers commit alone). Its commit need not
+// wait for the WAL flush (a lost wake-up costs a poll), so it holds the
+// lock for a moment.
+const wakeWorkersSQL = `SELECT set_config('synchronous_commit', 'off', true),
+    pg_notify(current_schema() || '.river_insert', '{"queue": "default"}')`
 
 // forwardText is a text for forwardSMSSQL, and what it did: the ride whose
 // route took it (nil: none did), and whether its forward was queued (not
@@ -244,7 +246,9 @@ func (s *Service) commitForwards(ctx context.Context, texts []forwardText) ([]fo
 	if s.Announce != nil {
 		b.Queue(quietSQL)
 	}
-	for i := range texts {
+	// In the order of MessageBird's ids: two groups holding the same
+	// text (a repeated delivery) wait for each other, never deadlock.
+	for _, i := range sortedBy(texts, func(t forwardText) string { return t.in.ID }) {
 		s.queueForward(b, &texts[i])
 	}
 	if err := s.DB.SendBatch(ctx, b).Close(); err != nil {
@@ -257,7 +261,12 @@ func (s *Service) commitForwards(ctx context.Context, texts []forwardText) ([]fo
 			s.announce(ChangeMessage, *t.rideID)
 		}
 	}
-	if queued {
+	switch {
+	case !queued:
+	case s.Batch == nil:
+		// s.DB may be a transaction (tests): never used from another goroutine.
+		s.wakeWorkers()
+	default:
 		workerWake.wake(s.wakeWorkers)
 	}
 	return texts, nil
@@ -433,7 +442,10 @@ func (s *Service) commitReports(ctx context.Context, reports []Report) ([]bool, 
 		if err := s.quiet(ctx, tx); err != nil {
 			return err
 		}
-		for i, r := range reports {
+		// In the order of the messages, as sends' acceptances update them:
+		// groups updating the same messages wait, never deadlock.
+		for _, i := range sortedBy(reports, func(r Report) int64 { return r.MessageID }) {
+			r := reports[i]
 			rideID, err := q.MessageApplyReport(ctx, db.MessageApplyReportParams{
 				ID: r.MessageID, ReportStatus: string(r.Status), Reason: r.Reason, ProviderID: r.ProviderID, ReportedAt: r.At,
 			})
@@ -444,9 +456,7 @@ func (s *Service) commitReports(ctx context.Context, reports []Report) ([]bool, 
 				return err
 			}
 			applied[i] = true
-			if rideID != nil {
-				rides = append(rides, *rideID)
-			}
+			rides = append(rides, orZero(rideID))
 		}
 		return nil
 	})

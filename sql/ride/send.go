@@ -182,9 +182,10 @@ type acceptedSend struct {
 
 // commitSent records sends MessageBird accepted, in one quiet transaction.
 func (s *Service) commitSent(ctx context.Context, sent []acceptedSend) ([]struct{}, error) {
-	params := db.MessageMarkSentParams{Ids: make([]int64, len(sent)), ProviderIds: make([]string, len(sent))}
-	for i, a := range sent {
-		params.Ids[i], params.ProviderIds[i] = a.msg.ID, a.providerID
+	// In the order of the messages, as delivery reports update them.
+	params := db.MessageMarkSentParams{Ids: make([]int64, 0, len(sent)), ProviderIds: make([]string, 0, len(sent))}
+	for _, i := range sortedBy(sent, func(a acceptedSend) int64 { return a.msg.ID }) {
+		params.Ids, params.ProviderIds = append(params.Ids, sent[i].msg.ID), append(params.ProviderIds, sent[i].providerID)
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx, q *db.Queries) error {
 		if err := s.quiet(ctx, tx); err != nil {
@@ -207,9 +208,7 @@ func (s *Service) commitSent(ctx context.Context, sent []acceptedSend) ([]struct
 		return nil, err
 	}
 	for _, a := range sent {
-		if a.msg.RideID != nil {
-			s.announce(ChangeMessage, *a.msg.RideID)
-		}
+		s.announce(ChangeMessage, orZero(a.msg.RideID))
 	}
 	return make([]struct{}, len(sent)), nil
 }
