@@ -16,8 +16,20 @@ type Batcher struct {
 }
 
 // NewBatcher makes the Batcher of s; Run commits its groups.
-func NewBatcher(s *Service) *Batcher {
-	return &Batcher{forwards: newGroup(s.commitForwards), sent: newGroup(s.commitSent), reports: newGroup(s.commitReports)}
+func NewBatcher(s *Service) *Batcher { return s.batcher(true) }
+
+func (s *Service) batcher(queued bool) *Batcher {
+	return &Batcher{forwards: newGroup(s.commitForwards, queued), sent: newGroup(s.commitSent, queued),
+		reports: newGroup(s.commitReports, queued)}
+}
+
+// batch is s's Batcher or, without one, a Batcher that commits each
+// write alone, at once.
+func (s *Service) batch() *Batcher {
+	if s.Batch != nil {
+		return s.Batch
+	}
+	return s.batcher(false)
 }
 
 // Run commits groups until ctx ends, and returns once the commits in

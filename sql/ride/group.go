@@ -45,15 +45,28 @@ const (
 	groupTimeout    = 10 * time.Second
 )
 
-func newGroup[T, R any](commit func(ctx context.Context, items []T) ([]R, error)) *group[T, R] {
-	return &group[T, R]{queue: make(chan *groupWrite[T, R]), commit: commit}
+// newGroup makes a group of commit; a group not queued (no Batcher: see
+// Service.batch) commits each write alone, at once, and is never run.
+func newGroup[T, R any](commit func(ctx context.Context, items []T) ([]R, error), queued bool) *group[T, R] {
+	g := &group[T, R]{commit: commit}
+	if queued {
+		g.queue = make(chan *groupWrite[T, R])
+	}
+	return g
 }
 
 // do writes item with whatever else arrives meanwhile, and returns once
 // that is committed (or ctx ends: the write may still be committed).
 func (g *group[T, R]) do(ctx context.Context, item T) (R, error) {
-	w := &groupWrite[T, R]{ctx: ctx, item: item, done: make(chan groupResult[R], 1)}
 	var zero R
+	if g.queue == nil {
+		vals, err := g.commit(ctx, []T{item})
+		if err != nil {
+			return zero, err
+		}
+		return vals[0], nil
+	}
+	w := &groupWrite[T, R]{ctx: ctx, item: item, done: make(chan groupResult[R], 1)}
 	select {
 	case g.queue <- w:
 	case <-ctx.Done():

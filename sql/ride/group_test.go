@@ -31,7 +31,7 @@ func TestGroup_RefusedWriteFailsAlone(t *testing.T) {
 			out[i] = s + " done"
 		}
 		return out, nil
-	})
+	}, true)
 	write := func(items ...string) []groupResult[string] {
 		writes := make([]*groupWrite[string, string], len(items))
 		for i, s := range items {

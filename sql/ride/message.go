@@ -217,16 +217,7 @@ func (s *Service) queueForward(b *pgx.Batch, t *forwardText) {
 // forwardSMS is ReceiveSMS for a text a route takes, in one statement
 // (grouped with others by s.Batch); ok is false when no route took it.
 func (s *Service) forwardSMS(ctx context.Context, in InboundSMS, now time.Time) (outcome SMSOutcome, ok bool, err error) {
-	t := forwardText{in: in, now: now}
-	if s.Batch != nil {
-		t, err = s.Batch.forwards.do(ctx, t)
-	} else {
-		var done []forwardText
-		done, err = s.commitForwards(ctx, []forwardText{t})
-		if err == nil {
-			t = done[0]
-		}
-	}
+	t, err := s.batch().forwards.do(ctx, forwardText{in: in, now: now})
 	switch {
 	case err != nil:
 		return "", false, fmt.Errorf("record inbound SMS: %w", err)
@@ -417,16 +408,7 @@ func (s *Service) ApplyReport(ctx context.Context, r Report) (bool, error) {
 	if latest := now.Add(reportClockSkew); r.At.After(latest) {
 		r.At = latest
 	}
-	var applied bool
-	var err error
-	if s.Batch != nil {
-		applied, err = s.Batch.reports.do(ctx, r)
-	} else {
-		var done []bool
-		if done, err = s.commitReports(ctx, []Report{r}); err == nil {
-			applied = done[0]
-		}
-	}
+	applied, err := s.batch().reports.do(ctx, r)
 	if err != nil {
 		return false, fmt.Errorf("apply delivery report: %w", err)
 	}

@@ -157,12 +157,7 @@ func (s *Service) Deliver(ctx context.Context, sender Sender, id int64, attempt,
 func (s *Service) markSent(ctx context.Context, msg db.Message, providerID string) error {
 	sent := acceptedSend{msg: msg, providerID: providerID}
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		var err error
-		if s.Batch != nil {
-			_, err = s.Batch.sent.do(ctx, sent)
-		} else {
-			_, err = s.commitSent(ctx, []acceptedSend{sent})
-		}
+		_, err := s.batch().sent.do(ctx, sent)
 		if err == nil {
 			return nil
 		}
