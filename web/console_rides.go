@@ -233,6 +233,7 @@ func (s *Server) handleRide(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	p.Message = notice(c)
 	return renderPage(c, http.StatusOK, s.layout(c, "Ride #"+strconv.FormatInt(p.Ride.ID, 10), "rides"), components.RideDetail(p))
 }
 
@@ -340,7 +341,9 @@ func (s *Server) handleRideExtend(c *fiber.Ctx) error {
 
 func (s *Server) renderSummary(c *fiber.Ctx, r ride.Ride, msg string) error {
 	if !isHTMX(c) {
-		return c.Redirect("/rides/"+strconv.FormatInt(r.ID, 10), http.StatusSeeOther)
+		// A form sent without htmx (no JavaScript, or before it bound the
+		// form) says what it did on the page it returns to.
+		return c.Redirect(noticeURL(c, "/rides/"+strconv.FormatInt(r.ID, 10), msg), http.StatusSeeOther)
 	}
 	return render(c, http.StatusOK, components.RideSummary(components.RideDetailProps{Ride: r, Now: s.Rides.Now(), Message: msg}))
 }

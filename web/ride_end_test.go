@@ -8,6 +8,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"birdcar/sql/admin"
 	"birdcar/sql/ride"
 )
 
@@ -61,6 +62,30 @@ func TestRideEnd_ConfirmsThenDisconnectsNow(t *testing.T) {
 	}
 	b.wantApology(t, f.customer, f.ride)
 	b.wantApology(t, f.driver, f.ride)
+}
+
+// A confirmation sent without htmx (no JavaScript, or a click before htmx
+// bound the form) returns to the ride's page, which says what was done;
+// a notice someone else signed says nothing.
+func TestRideEnd_WithoutHTMXSaysWhatItDid(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	_, disp := b.operator(t, "Dana", admin.RoleDispatcher)
+	f := b.activeRide(t)
+	id := itoa(f.ride.ID)
+	resp, _ := disp.do(t, "POST", "/rides/"+id+"/end", url.Values{"status": {"cancelled"}, "routing": {"now"}}, false)
+	where := resp.Header.Get("Location")
+	if resp.StatusCode != 303 || !strings.HasPrefix(where, "/rides/"+id+"?") {
+		t.Fatalf("end without htmx: %d to %q, want 303 to the ride", resp.StatusCode, where)
+	}
+	if _, doc := disp.do(t, "GET", where, nil, false); !strings.Contains(doc.Find(sel("ride-message")).Text(), "disconnected") {
+		t.Errorf("the ride's page after it: %q, want it said the ride was disconnected", doc.Find(sel("ride-message")).Text())
+	}
+	forged := "/rides/" + id + "?" + url.Values{"notice": {"Call +31 6 0000 0000 now"}, "sig": {"x"}}.Encode()
+	if _, doc := disp.do(t, "GET", forged, nil, false); doc.Find(sel("ride-message")).Length() != 0 {
+		t.Errorf("a forged notice was shown: %q", doc.Find(sel("ride-message")).Text())
+	}
+	b.wantApology(t, f.customer, f.ride)
 }
 
 func TestRideEnd_DisconnectCutsGraceShort(t *testing.T) {
