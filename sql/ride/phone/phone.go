@@ -85,24 +85,63 @@ func Normalize(raw, defaultRegion string) (string, error) {
 // possibleInternational reports whether digits (country code first) have a
 // known country code and a possible length for that country.
 func possibleInternational(digits string) bool {
+	lengths := possibleLengths()
 	// Country codes are prefix-free: the first known prefix is the one.
 	for n := 1; n <= 3 && n < len(digits); n++ {
 		cc, _ := strconv.Atoi(digits[:n])
+		if mask := lengths[cc]; mask&knownCode != 0 {
+			length := len(digits) - n
+			if strings.TrimLeft(digits[n:], "0") == "" {
+				length++ // the library reads all zeros as leading zeros, then a 0
+			}
+			return mask&(1<<length) != 0
+		}
+	}
+	return false
+}
+
+// knownCode marks a country code the library knows in possibleLengths;
+// the lower bits are the national lengths it takes (bit n: n digits).
+const knownCode = 1 << 31
+
+// maxNSN is the longest national number the table covers: E.164 allows 15
+// digits in all.
+const maxNSN = 17
+
+// possibleLengths is, for each country code, the lengths of national
+// number the library calls possible. Whether a number is possible depends
+// only on its country code and its length (the library's
+// IsPossibleNumberWithReason tests lengths alone), so two table lookups
+// answer what a call into the library, a third of a webhook's phone work,
+// answered before.
+var possibleLengths = sync.OnceValue(func() *[1000]uint32 {
+	var t [1000]uint32
+	for cc := 1; cc < len(t); cc++ {
 		if phonenumbers.GetRegionCodeForCountryCode(cc) == "ZZ" {
 			continue
 		}
-		nsn := digits[n:]
-		national, err := strconv.ParseUint(nsn, 10, 64)
-		if err != nil {
-			return false
+		t[cc] = knownCode
+		for n := 1; n <= maxNSN; n++ {
+			if libraryPossible(cc, strings.Repeat("1", n)) {
+				t[cc] |= 1 << n
+			}
 		}
-		num := &phonenumbers.PhoneNumber{CountryCode: proto.Int32(int32(cc)), NationalNumber: proto.Uint64(national)}
-		if zeros := len(nsn) - len(strings.TrimLeft(nsn, "0")); zeros > 0 {
-			num.ItalianLeadingZero, num.NumberOfLeadingZeros = proto.Bool(true), proto.Int32(int32(zeros))
-		}
-		return phonenumbers.IsPossibleNumber(num)
 	}
-	return false
+	return &t
+})
+
+// libraryPossible asks the library whether national number nsn (digits,
+// leading zeros kept) is possible in country code cc.
+func libraryPossible(cc int, nsn string) bool {
+	national, err := strconv.ParseUint(nsn, 10, 64)
+	if err != nil {
+		return false
+	}
+	num := &phonenumbers.PhoneNumber{CountryCode: proto.Int32(int32(cc)), NationalNumber: proto.Uint64(national)}
+	if zeros := len(nsn) - len(strings.TrimLeft(nsn, "0")); zeros > 0 {
+		num.ItalianLeadingZero, num.NumberOfLeadingZeros = proto.Bool(true), proto.Int32(int32(zeros))
+	}
+	return phonenumbers.IsPossibleNumber(num)
 }
 
 // isE164 reports whether s has the shape the database's e164 domain checks,

@@ -2,8 +2,11 @@ package phone
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 func TestNormalize(t *testing.T) {
@@ -251,4 +254,35 @@ func TestIsE164_MatchesTheDomain(t *testing.T) {
 			t.Errorf("isE164(%q) = %v, the domain says %v", s, got, want)
 		}
 	}
+}
+
+// The table answers what the library answers, for every country code and
+// length, with and without leading zeros: were whether a number is possible
+// to depend on more than its length, a case here would show it.
+func TestPossibleInternational_MatchesTheLibrary(t *testing.T) {
+	library := func(digits string) bool { // the lookup the table replaced
+		for n := 1; n <= 3 && n < len(digits); n++ {
+			cc, _ := strconv.Atoi(digits[:n])
+			if phonenumbers.GetRegionCodeForCountryCode(cc) != "ZZ" {
+				return libraryPossible(cc, digits[n:])
+			}
+		}
+		return false
+	}
+	checked := 0
+	for cc := range 1000 {
+		for n := range 20 {
+			for _, nsn := range []string{strings.Repeat("7", n), strings.Repeat("0", n), "0" + strings.Repeat("5", max(n-1, 0))} {
+				digits := strconv.Itoa(cc) + nsn
+				if got, want := possibleInternational(digits), library(digits); got != want {
+					t.Errorf("possibleInternational(%q) = %v, the library says %v", digits, got, want)
+				}
+				checked++
+			}
+		}
+	}
+	if !possibleInternational("31612345678") || possibleInternational("3161") {
+		t.Error("a Dutch number must be possible with 9 national digits and not with 2")
+	}
+	t.Logf("%d numbers checked", checked)
 }
