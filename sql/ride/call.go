@@ -70,7 +70,7 @@ func (s *Service) RouteCall(ctx context.Context, in InboundCall) (CallAnswer, er
 	rec := callRecord{Call: call}
 	var err error
 	if answer.TransferTo != "" {
-		rec.Event, err = s.event(EventCallTransferred, map[string]any{"call_id": in.CallID, "ride_id": call.RideID, "proxy_number": in.Proxy})
+		rec.Event, err = s.event(EventCallTransferred, callEvent{CallID: in.CallID, ProxyNumber: in.Proxy, RideID: call.RideID})
 	} else {
 		var past *db.RoutePastPartyRow
 		if dbErr == nil {
@@ -122,6 +122,10 @@ type CallLog struct {
 
 	mu      sync.Mutex
 	pending []callRecord
+	// spare is the array of the batch last written, emptied: the calls
+	// that come meanwhile go there next, so a busy log does not grow a
+	// new array from nothing after every COPY.
+	spare   []callRecord
 	dropped int
 	// late: the calls waiting were held back (the database was away, or
 	// they come from the spool), so their ride may have been redacted
@@ -140,6 +144,9 @@ type CallSpool interface {
 const (
 	callLogBatch = 1000    // the most calls one COPY writes
 	callLogLimit = 100_000 // calls kept while the database is away (≈ 40 MB)
+	// callLogKeep is the largest array of calls kept for reuse after a
+	// COPY (≈ 2 MB): one grown by an outage's backlog goes.
+	callLogKeep = 16 * callLogBatch
 	// callLogLinger is how long the writer waits after a batch that was
 	// not full: a call is on record within that (plus a COPY) of its answer.
 	callLogLinger = 10 * time.Millisecond
@@ -270,7 +277,13 @@ func (l *CallLog) next() []callRecord {
 func (l *CallLog) taken(n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.pending = append(l.pending[:0:0], l.pending[n:]...)
+	rest := append(l.spare[:0], l.pending[n:]...)
+	l.spare = nil
+	if cap(l.pending) <= callLogKeep {
+		clear(l.pending) // the strings can go
+		l.spare = l.pending[:0]
+	}
+	l.pending = rest
 	if len(l.pending) == 0 {
 		l.late = false
 	}

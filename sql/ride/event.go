@@ -92,6 +92,13 @@ type messageEvent struct {
 	Reason    string `json:"reason,omitempty"`
 }
 
+// callEvent is the data of call.transferred.
+type callEvent struct {
+	CallID      string `json:"call_id"`
+	ProxyNumber string `json:"proxy_number"`
+	RideID      *int64 `json:"ride_id"`
+}
+
 // unmatchedEvent is the data of message.unmatched and call.unmatched: who
 // wrote or called, by role and id, when they were a party of a ride.
 type unmatchedEvent struct {
