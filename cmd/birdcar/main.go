@@ -94,6 +94,13 @@ func run(ctx context.Context, args, environ []string, stdout io.Writer) (err err
 	return runWithInput(ctx, args, environ, os.Stdin, stdout)
 }
 
+// gcPercent paces the collector unless GOGC does. A process's live heap
+// is a few MB, so at Go's default of 100 it collected several times a
+// second under load, and its assists showed in the voice webhook's p99
+// (about a millisecond of 10, BENCHMARKS.md); at 400 the heap may grow to
+// five times what is live, still tens of MB.
+const gcPercent = 400
+
 // runWithInput is run reading stdin (a password, for birdcar operator add).
 func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, stdout io.Writer) (err error) {
 	cmd := "serve"
@@ -146,6 +153,9 @@ func runWithInput(ctx context.Context, args, environ []string, stdin io.Reader, 
 		}()
 	}
 
+	if _, set := lookupEnv(environ, "GOGC"); cmd == "serve" && !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	var ln net.Listener
 	if cmd == "serve" && *role != roleWorker {
 		// Listen before starting anything so a busy port fails fast.
