@@ -3,6 +3,7 @@ package ride_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -195,5 +196,49 @@ func TestConsoleNotify_QuietTransactionsNotifyNoOne(t *testing.T) {
 	id := itoa(f.ride.ID)
 	if got[0] != "ride:"+id || got[1] != "message:"+id {
 		t.Errorf("notices %q, want only the two loud transactions' (ride:%s, message:%s)", got, id, id)
+	}
+}
+
+// TestForwardGroup_OneStatementForManyTexts commits a group holding texts
+// of the ride's two parties, a stranger's, and one text twice (MessageBird
+// delivering it again before the first was answered): each routed text is
+// forwarded once, the stranger's is left to ReceiveSMS, and the repeat is
+// no second forward. The group's rows come back to the texts they belong
+// to, in the order the texts were given, not MessageBird's ids' order.
+func TestForwardGroup_OneStatementForManyTexts(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.FreshDB(t)
+	f := activeRide(t, pool)
+	texts := []ride.InboundSMS{
+		{ID: "mb-9", Originator: f.customer.Phone, Recipient: f.proxy, Text: "at the door"},
+		{ID: "mb-1", Originator: "+31699999999", Recipient: f.proxy, Text: "who is this"},
+		{ID: "mb-5", Originator: f.drv.Phone, Recipient: f.proxy, Text: "two minutes"},
+		{ID: "mb-9", Originator: f.customer.Phone, Recipient: f.proxy, Text: "at the door"},
+	}
+	routed, queued, err := ride.ForwardGroup(t.Context(), f.Rides, texts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []bool{true, false, true, true}; !slices.Equal(routed, want) {
+		t.Errorf("routed %v, want %v", routed, want)
+	}
+	if want := []bool{true, false, true, false}; !slices.Equal(queued, want) {
+		t.Errorf("queued %v, want %v (the repeat of mb-9 is not forwarded again)", queued, want)
+	}
+	rows, err := pool.Query(t.Context(), `SELECT f.recipient, f.body FROM messages f JOIN messages i ON i.id = f.forward_of
+		JOIN river_job j ON (j.args->>'message_id')::bigint = f.id WHERE f.kind = 'forward' ORDER BY i.received_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var to, body string
+		err := r.Scan(&to, &body)
+		return to + " " + body, err
+	})
+	if want := []string{f.customer.Phone + " two minutes", f.drv.Phone + " at the door"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("forwards with their send jobs: %v (%v), want %v", got, err, want)
+	}
+	if _, queued, err = ride.ForwardGroup(t.Context(), f.Rides, texts[:1]); err != nil || queued[0] {
+		t.Errorf("mb-9 delivered a third time: queued %v (%v), want a duplicate", queued, err)
 	}
 }

@@ -48,3 +48,19 @@ func memString(r memRoute) string {
 func RecordBadCall(l *CallLog) {
 	l.Record(callRecord{Call: db.CallCreateManyParams{CallID: "bad", Outcome: "bogus", CreatedAt: time.Now()}})
 }
+
+// ForwardGroup commits texts as one group, as the Batcher does, and says
+// for each whether a route took it and whether its forward was queued.
+func ForwardGroup(ctx context.Context, s *Service, texts []InboundSMS) (routed, queued []bool, err error) {
+	group := make([]forwardText, len(texts))
+	for i, in := range texts {
+		group[i] = forwardText{in: in, now: s.Now()}
+	}
+	if group, err = s.commitForwards(ctx, group); err != nil {
+		return nil, nil, err
+	}
+	for _, t := range group {
+		routed, queued = append(routed, t.rideID != nil), append(queued, t.queued)
+	}
+	return routed, queued, nil
+}

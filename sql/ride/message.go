@@ -160,31 +160,45 @@ func (s *Service) ReceiveSMS(ctx context.Context, in InboundSMS) (SMSOutcome, er
 	return outcome, nil
 }
 
-// forwardSMSSQL records a text a route takes and queues its forward and
-// the forward's send job in one statement: one round trip and one commit
-// (the transaction in ReceiveSMS takes six). It inserts nothing when no
-// route takes the text (ok false: ReceiveSMS handles it) and no forward
-// for a repeated delivery. The send job is written as River's own insert
-// writes it (the columns not named keep their defaults).
-const forwardSMSSQL = `WITH route AS (
-    SELECT r.ride_id, r.callee_phone FROM routes r
-    WHERE r.proxy_number_id = (SELECT p.id FROM proxy_numbers p WHERE p.number = $2)
-      AND r.caller_phone = $1 AND r.valid @> $5::timestamptz
+// forwardSMSSQL records the texts routes take and queues their forwards
+// and the forwards' send jobs, all in one statement: texts arrive in
+// groups (see group), and one statement for a group is planned, started
+// and checked once, where a statement a text spent most of each text's
+// time in the server doing so (issue 15: PostgreSQL parses a table's CHECK
+// constraints anew for every statement that writes it). It inserts nothing
+// for a text no route takes (its ride_id is null: ReceiveSMS handles it),
+// and no forward for a repeated delivery: one delivered before, or twice
+// in the group, whose first is forwarded (queued). Rows are written in the
+// order of the input, which callers sort by MessageBird's id, so two
+// groups holding the same text wait for each other, never deadlock. The
+// send jobs are written as River's own insert writes them (the columns
+// not named keep their defaults).
+const forwardSMSSQL = `WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+        WITH ORDINALITY AS i (originator, recipient, body, received_id, at, forward_body, n)
+), route AS (
+    SELECT i.n, r.ride_id, r.callee_phone FROM input i
+    JOIN proxy_numbers p ON p.number = i.recipient
+    JOIN routes r ON r.proxy_number_id = p.id AND r.caller_phone = i.originator AND r.valid @> i.at
 ), inbound AS (
     INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, received_id, created_at)
-    SELECT route.ride_id, 'inbound', 'inbound', $1, $2, $3, 'received', $4, $5 FROM route
+    SELECT route.ride_id, 'inbound', 'inbound', i.originator, i.recipient, i.body, 'received', i.received_id, i.at
+    FROM input i JOIN route USING (n) ORDER BY i.n
     ON CONFLICT (received_id) DO NOTHING
-    RETURNING id, ride_id
+    RETURNING id, ride_id, received_id
+), first AS (
+    SELECT DISTINCT ON (i.received_id) i.n, inbound.id, inbound.ride_id
+    FROM inbound JOIN input i USING (received_id) JOIN route USING (n) ORDER BY i.received_id, i.n
 ), forward AS (
     INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, forward_of)
-    SELECT inbound.ride_id, 'outbound', 'forward', $2, route.callee_phone, $6, 'queued', inbound.id FROM inbound, route
+    SELECT first.ride_id, 'outbound', 'forward', i.recipient, route.callee_phone, i.forward_body, 'queued', first.id
+    FROM first JOIN input i USING (n) JOIN route USING (n) ORDER BY first.n
     RETURNING id
 ), job AS (
     INSERT INTO river_job (args, kind, max_attempts, queue, state)
-    SELECT jsonb_build_object('message_id', forward.id), 'send_sms', $7, 'default', 'available' FROM forward
-    RETURNING id
+    SELECT jsonb_build_object('message_id', forward.id), 'send_sms', $7, 'default', 'available' FROM forward ORDER BY forward.id
 )
-SELECT (SELECT ride_id FROM route), EXISTS (SELECT FROM job)`
+SELECT i.n, route.ride_id, first.n IS NOT NULL FROM input i LEFT JOIN route USING (n) LEFT JOIN first USING (n)`
 
 // wakeWorkersSQL wakes River's workers as River's client does, on the
 // channel <schema>.river_insert. It is sent after the texts' commit, on
@@ -206,11 +220,30 @@ type forwardText struct {
 	queued bool
 }
 
-// queueForward adds t's statement to b.
-func (s *Service) queueForward(b *pgx.Batch, t *forwardText) {
-	b.Queue(forwardSMSSQL, t.in.Originator, t.in.Recipient, t.in.Text, t.in.ID, t.now,
-		clip(t.in.Text, forwardLimit), s.SendAttempts).QueryRow(func(r pgx.Row) error {
-		return r.Scan(&t.rideID, &t.queued)
+// queueForwards adds texts' statement to b: it fills in each text's
+// ride and whether its forward was queued.
+func (s *Service) queueForwards(b *pgx.Batch, texts []forwardText) {
+	order := sortedBy(texts, func(t forwardText) string { return t.in.ID })
+	var originators, recipients, bodies, ids, forwards []string
+	var ats []time.Time
+	for _, i := range order {
+		t := &texts[i]
+		originators, recipients, bodies = append(originators, t.in.Originator), append(recipients, t.in.Recipient), append(bodies, t.in.Text)
+		ids, ats, forwards = append(ids, t.in.ID), append(ats, t.now), append(forwards, clip(t.in.Text, forwardLimit))
+	}
+	b.Queue(forwardSMSSQL, originators, recipients, bodies, ids, ats, forwards, s.SendAttempts).Query(func(rows pgx.Rows) error {
+		var n int
+		var rideID *int64
+		var queued bool
+		_, err := pgx.ForEachRow(rows, []any{&n, &rideID, &queued}, func() error {
+			if n < 1 || n > len(order) {
+				return fmt.Errorf("forward texts: row %d of %d", n, len(order))
+			}
+			t := &texts[order[n-1]]
+			t.rideID, t.queued = rideID, queued
+			return nil
+		})
+		return err
 	})
 }
 
@@ -237,11 +270,7 @@ func (s *Service) commitForwards(ctx context.Context, texts []forwardText) ([]fo
 	if s.Announce != nil {
 		b.Queue(quietSQL)
 	}
-	// In the order of MessageBird's ids: two groups holding the same
-	// text (a repeated delivery) wait for each other, never deadlock.
-	for _, i := range sortedBy(texts, func(t forwardText) string { return t.in.ID }) {
-		s.queueForward(b, &texts[i])
-	}
+	s.queueForwards(b, texts)
 	if err := s.DB.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}

@@ -18,7 +18,7 @@ func (s *Service) WarmUp(ctx context.Context, conn *pgx.Conn) error {
 	// Erased people's phones are +999 and their id, never a zero.
 	const nobody = "+9990000000"
 	b := &pgx.Batch{}
-	s.queueForward(b, &forwardText{in: InboundSMS{Originator: nobody, Recipient: nobody}, now: s.Now()})
+	s.queueForwards(b, []forwardText{{in: InboundSMS{Originator: nobody, Recipient: nobody}, now: s.Now()}})
 	err := conn.SendBatch(ctx, b).Close()
 	q := db.New(conn)
 	if err == nil {
