@@ -177,9 +177,15 @@ const forwardSMSSQL = `WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
         WITH ORDINALITY AS i (originator, recipient, body, received_id, at, forward_body, n)
 ), route AS (
-    SELECT i.n, r.ride_id, r.callee_phone FROM input i
-    JOIN proxy_numbers p ON p.number = i.recipient
-    JOIN routes r ON r.proxy_number_id = p.id AND r.caller_phone = i.originator AND r.valid @> i.at
+    -- Lateral and fenced (OFFSET 0), so that each text's lookup uses the
+    -- index's three keys: as a join it was planned on the number alone,
+    -- then filtered through every route the number ever had.
+    SELECT i.n, r.ride_id, r.callee_phone FROM input i CROSS JOIN LATERAL (
+        SELECT r.ride_id, r.callee_phone FROM routes r
+        WHERE r.proxy_number_id = (SELECT p.id FROM proxy_numbers p WHERE p.number = i.recipient)
+          AND r.caller_phone = i.originator AND r.valid @> i.at
+        OFFSET 0
+    ) r
 ), inbound AS (
     INSERT INTO messages (ride_id, direction, kind, originator, recipient, body, status, received_id, created_at)
     SELECT route.ride_id, 'inbound', 'inbound', i.originator, i.recipient, i.body, 'received', i.received_id, i.at
