@@ -128,14 +128,22 @@ func (b *testBundle) tryHostile(t *testing.T, it hostileItem) {
 		}
 	}()
 	before := b.rowCounts(t)
-	raw := it.raw
+	raw, csrf := it.raw, ""
 	if raw == "" {
-		raw = dumpRequest(t, it.req(t))
+		req := it.req(t)
+		raw, csrf = dumpRequest(t, req), b.sessionCSRF(t, req)
 	}
 	resp := b.rawHTTP(t, raw)
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The session's CSRF token is random base64url, so it may spell what
+	// the leak check looks for (once it held "pgx"): the check reads the
+	// page without it.
+	scanned := body
+	if csrf != "" {
+		scanned = bytes.ReplaceAll(body, []byte(csrf), nil)
 	}
 	switch {
 	case len(it.want) > 0 && !slices.Contains(it.want, resp.StatusCode):
@@ -148,7 +156,7 @@ func (b *testBundle) tryHostile(t *testing.T, it hostileItem) {
 			t.Errorf("status %d without a message: %.300s", resp.StatusCode, body)
 		}
 	}
-	if m := leaks.Find(body); m != nil {
+	if m := leaks.Find(scanned); m != nil {
 		t.Errorf("the answer shows %q: %.500s", m, body)
 	}
 	if strings.Contains(resp.Header.Get("Content-Type"), "html") && bytes.Contains(body, []byte(xss)) {
@@ -287,6 +295,20 @@ func withoutHeader(build func(*testing.T) *http.Request, key string) func(*testi
 // apiReq is a JSON API request with a valid token.
 func apiReq(method, target, contentType, body string) func(*testing.T) *http.Request {
 	return withHeader(anon(method, target, contentType, body), "Authorization", "Bearer "+testToken)
+}
+
+// sessionCSRF is the CSRF token of the session req signs in with, if it
+// has one that is live: the token its pages carry.
+func (b *testBundle) sessionCSRF(t *testing.T, req *http.Request) string {
+	cookie, err := req.Cookie(sessionCookie)
+	if err != nil {
+		return ""
+	}
+	sess, ok, err := b.srv.Admin.Session(t.Context(), cookie.Value)
+	if err != nil || !ok {
+		return ""
+	}
+	return sess.CSRFToken
 }
 
 // consoleReq is a signed-in console request with the session's CSRF token.
