@@ -241,14 +241,20 @@ func (s *Service) queueForwards(b *pgx.Batch, texts []forwardText) {
 		var n int
 		var rideID *int64
 		var queued bool
+		seen := make([]bool, len(order))
+		count := 0
 		_, err := pgx.ForEachRow(rows, []any{&n, &rideID, &queued}, func() error {
-			if n < 1 || n > len(order) {
+			if n < 1 || n > len(order) || seen[n-1] {
 				return fmt.Errorf("forward texts: row %d of %d", n, len(order))
 			}
+			seen[n-1], count = true, count+1
 			t := &texts[order[n-1]]
 			t.rideID, t.queued = rideID, queued
 			return nil
 		})
+		if err == nil && count != len(order) {
+			err = fmt.Errorf("forward texts: %d rows for %d texts", count, len(order))
+		}
 		return err
 	})
 }

@@ -88,13 +88,16 @@ func possibleInternational(digits string) bool {
 	lengths := possibleLengths()
 	// Country codes are prefix-free: the first known prefix is the one.
 	for n := 1; n <= 3 && n < len(digits); n++ {
-		cc, _ := strconv.Atoi(digits[:n])
+		cc, err := strconv.Atoi(digits[:n])
+		if err != nil || cc < 0 { // callers pass digits (isE164): never
+			return false
+		}
 		if mask := lengths[cc]; mask&knownCode != 0 {
 			length := len(digits) - n
 			if strings.TrimLeft(digits[n:], "0") == "" {
 				length++ // the library reads all zeros as leading zeros, then a 0
 			}
-			return mask&(1<<length) != 0
+			return length <= maxNSN && mask&(1<<length) != 0
 		}
 	}
 	return false
