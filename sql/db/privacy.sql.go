@@ -14,15 +14,23 @@ const callRedactLate = `-- name: CallRedactLate :exec
 UPDATE calls c SET source = '', destination = '',
     transferred_to = CASE WHEN c.transferred_to IS NULL THEN NULL ELSE '' END
 FROM rides r
-WHERE c.ride_id = r.id AND r.redacted_at IS NOT NULL
-  AND c.call_id = ANY($1::text[]) AND c.source || c.destination <> ''
+WHERE r.id = ANY($1::bigint[]) AND r.redacted_at IS NOT NULL AND c.ride_id = r.id
+  AND c.call_id = ANY($2::text[]) AND c.source || c.destination <> ''
 `
+
+type CallRedactLateParams struct {
+	RideIds []int64
+	CallIds []string
+}
 
 // Blanks, as RideRedact does, the calls among call_ids whose ride was
 // redacted (or its party erased) before they were written: calls kept
-// while the database was away, or spooled, are written late.
-func (q *Queries) CallRedactLate(ctx context.Context, callIds []string) error {
-	_, err := q.db.Exec(ctx, callRedactLate, callIds)
+// while the database was away, or spooled, are written late. ride_ids are
+// those calls' rides: the calls are found through their rides' index,
+// not by comparing every call's id with the batch's (a backlog's batches
+// each scanned the whole table).
+func (q *Queries) CallRedactLate(ctx context.Context, arg CallRedactLateParams) error {
+	_, err := q.db.Exec(ctx, callRedactLate, arg.RideIds, arg.CallIds)
 	return err
 }
 

@@ -93,9 +93,12 @@ SELECT (SELECT c.phone::text FROM customers c WHERE c.id = @customer_id::bigint)
 -- name: CallRedactLate :exec
 -- Blanks, as RideRedact does, the calls among call_ids whose ride was
 -- redacted (or its party erased) before they were written: calls kept
--- while the database was away, or spooled, are written late.
+-- while the database was away, or spooled, are written late. ride_ids are
+-- those calls' rides: the calls are found through their rides' index,
+-- not by comparing every call's id with the batch's (a backlog's batches
+-- each scanned the whole table).
 UPDATE calls c SET source = '', destination = '',
     transferred_to = CASE WHEN c.transferred_to IS NULL THEN NULL ELSE '' END
 FROM rides r
-WHERE c.ride_id = r.id AND r.redacted_at IS NOT NULL
+WHERE r.id = ANY(@ride_ids::bigint[]) AND r.redacted_at IS NOT NULL AND c.ride_id = r.id
   AND c.call_id = ANY(@call_ids::text[]) AND c.source || c.destination <> '';

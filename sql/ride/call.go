@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -277,6 +278,13 @@ func (l *CallLog) next() []callRecord {
 func (l *CallLog) taken(n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if len(l.pending)-n > callLogKeep {
+		// A backlog the database's absence left: drop what was written in
+		// place, rather than copying the rest after every batch.
+		clear(l.pending[:n])
+		l.pending = l.pending[n:]
+		return
+	}
 	rest := append(l.spare[:0], l.pending[n:]...)
 	l.spare = nil
 	if cap(l.pending) <= callLogKeep {
@@ -344,10 +352,14 @@ func (l *CallLog) unspool() {
 // return to a redacted ride, so it is an error.
 func (s *Service) redactLate(ctx context.Context, recs []callRecord) {
 	ids := make([]string, len(recs))
+	var rides []int64
 	for i, r := range recs {
 		ids[i] = r.Call.CallID
+		if r.Call.RideID != nil && !slices.Contains(rides, *r.Call.RideID) {
+			rides = append(rides, *r.Call.RideID)
+		}
 	}
-	if err := s.queries().CallRedactLate(ctx, ids); err != nil {
+	if err := s.queries().CallRedactLate(ctx, db.CallRedactLateParams{RideIds: rides, CallIds: ids}); err != nil {
 		s.logger().Error("calls written late: their redaction failed", "calls", len(ids), "err", err)
 	}
 }

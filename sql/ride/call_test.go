@@ -1,6 +1,7 @@
 package ride_test
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 	"time"
@@ -130,5 +131,40 @@ func TestCallLog_SpooledCallsOfARedactedRide(t *testing.T) {
 	}
 	if source != "" || to != "" {
 		t.Errorf("spooled call of a redacted ride stored with source %q, transferred to %q; want both blank", source, to)
+	}
+}
+
+// TestCallLog_BacklogWrittenOnce writes a backlog larger than the arrays
+// the log reuses (an outage's, here from the spool) batch by batch: each
+// call once, none lost.
+func TestCallLog_BacklogWrittenOnce(t *testing.T) {
+	t.Parallel()
+	pool, _ := dbtest.FreshDB(t)
+	f := activeRide(t, pool)
+	const n = 18_000 // more than a batch over the 16,000 reused
+	var spooled bytes.Buffer
+	spooled.WriteByte('[')
+	for i := range n {
+		if i > 0 {
+			spooled.WriteByte(',')
+		}
+		fmt.Fprintf(&spooled, `{"Call": {"RideID": %d, "CallID": "backlog-%d", "Source": %q, "Destination": %q,
+			"TransferredTo": %q, "Outcome": "transferred", "CreatedAt": "2026-05-01T12:30:00Z"}}`,
+			f.ride.ID, i, f.customer.Phone[1:], f.proxy[1:], f.drv.Phone)
+	}
+	spooled.WriteByte(']')
+	log := ride.NewCallLog(f.Rides, &memSpool{data: spooled.Bytes()})
+	// Close gives the writer a few seconds before it spools the rest:
+	// wait until the backlog is written, however slow the machine.
+	for deadline := time.Now().Add(time.Minute); dbtest.Rows(t, pool, "calls") < n && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	log.Close()
+	var written, distinct int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*), count(DISTINCT call_id) FROM calls`).Scan(&written, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if written != n || distinct != n {
+		t.Errorf("%d calls written, %d of them distinct; want %d of %d", written, distinct, n, n)
 	}
 }
