@@ -97,7 +97,7 @@ func possibleInternational(digits string) bool {
 			if strings.TrimLeft(digits[n:], "0") == "" {
 				length++ // the library reads all zeros as leading zeros, then a 0
 			}
-			return length <= maxNSN && mask&(1<<length) != 0
+			return length <= phonenumbers.MAX_LENGTH_FOR_NSN && mask&(1<<length) != 0
 		}
 	}
 	return false
@@ -106,10 +106,6 @@ func possibleInternational(digits string) bool {
 // knownCode marks a country code the library knows in possibleLengths;
 // the lower bits are the national lengths it takes (bit n: n digits).
 const knownCode = 1 << 31
-
-// maxNSN is the longest national number the table covers: E.164 allows 15
-// digits in all.
-const maxNSN = 17
 
 // possibleLengths is, for each country code, the lengths of national
 // number the library calls possible. Whether a number is possible depends
@@ -124,7 +120,7 @@ var possibleLengths = sync.OnceValue(func() *[1000]uint32 {
 			continue
 		}
 		t[cc] = knownCode
-		for n := 1; n <= maxNSN; n++ {
+		for n := 1; n <= phonenumbers.MAX_LENGTH_FOR_NSN; n++ {
 			if libraryPossible(cc, strings.Repeat("1", n)) {
 				t[cc] |= 1 << n
 			}
